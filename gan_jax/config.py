@@ -1,0 +1,310 @@
+"""Typed experiment configs: Python dataclasses, validated before anything runs.
+
+An experiment is a Python file with a ``get_config()`` that returns a
+:class:`Config`. Command-line overrides are ``dotted.key=value`` strings parsed
+with the type of the field they set. Every problem raises :class:`ConfigError`
+with one line naming the key, what was given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+import json
+import math
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+from gan_jax.errors import ConfigError
+
+
+@dataclasses.dataclass
+class DataConfig:
+  """Which data to train on. ``name`` is a key of :mod:`gan_jax.data`."""
+
+  name: str = "digits"
+
+
+@dataclasses.dataclass
+class ModelConfig:
+  """Generator and discriminator; ``arch`` is a key of :mod:`gan_jax.models`.
+
+  The DCGAN pair takes its resolution and channels from the data.
+  """
+
+  arch: str = "dcgan"
+  latent_dim: int = 100
+  latent_dist: Literal["normal", "uniform"] = "normal"
+  # DCGAN: channels of the layer next to the image; they double per block.
+  width: int = 64
+  # DCGAN: 3×3 stride-1 conv blocks added to each player (see models.dcgan).
+  extra_layers: int = 0
+  g_norm: Literal["batch", "none"] = "batch"
+  d_norm: Literal["batch", "layer", "none"] = "batch"
+  # MLP: hidden units and hidden layers of each network.
+  hidden: int = 256
+  depth: int = 3
+  # BatchNorm running-average momentum (0.9 is PyTorch's 0.1).
+  bn_momentum: float = 0.9
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+  """One player's optimizer; ``name`` is a key of :mod:`gan_jax.optimizers`."""
+
+  name: str = "adam"
+  lr: float = 2e-4
+  b1: float = 0.5
+  b2: float = 0.999
+
+
+@dataclasses.dataclass
+class Config:
+  """Everything a run depends on, together with the seed."""
+
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)
+  model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  g_optimizer: OptimizerConfig = dataclasses.field(
+      default_factory=OptimizerConfig)
+  d_optimizer: OptimizerConfig = dataclasses.field(
+      default_factory=OptimizerConfig)
+  loss: str = "non_saturating"
+  seed: int = 0
+  steps: int = 1000
+  batch_size: int = 64
+  # Discriminator updates per generator update; each takes a fresh real batch.
+  n_critic: int = 1
+  # Data parallelism: one device, jit over a device mesh, or pmap.
+  parallel: Literal["single", "mesh", "pmap"] = "single"
+  num_devices: int = 0  # 0: every local device (mesh, pmap).
+  log_every: int = 50
+  sample_every: int = 500
+  checkpoint_every: int = 1000
+  keep_checkpoints: int = 3
+
+
+# Keys that may change between a run and its resumption.
+RESUMABLE_CHANGES = frozenset({
+    "steps", "log_every", "sample_every", "checkpoint_every",
+    "keep_checkpoints",
+})
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+  return dataclasses.asdict(cfg)
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(flatten(v, f"{prefix}{k}."))
+    else:
+      out[prefix + k] = v
+  return out
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def _field_types(cls) -> dict[str, Any]:
+  return typing.get_type_hints(cls)
+
+
+def _parse_value(key: str, text: str, typ: Any) -> Any:
+  """Parses ``text`` as a value of ``typ`` or raises ConfigError."""
+  if typing.get_origin(typ) is Literal:
+    allowed = typing.get_args(typ)
+    if text not in allowed:
+      raise ConfigError(f"{key}={text!r} is not allowed; choose one of "
+                        f"{', '.join(map(str, allowed))}")
+    return text
+  if typ is bool:
+    low = text.lower()
+    if low in ("true", "1", "yes"):
+      return True
+    if low in ("false", "0", "no"):
+      return False
+    raise ConfigError(f"{key}={text!r} is not a bool; use true or false")
+  if typ is int:
+    try:
+      return int(text)
+    except ValueError:
+      raise ConfigError(f"{key}={text!r} is not an integer") from None
+  if typ is float:
+    try:
+      return float(text)
+    except ValueError:
+      raise ConfigError(f"{key}={text!r} is not a number") from None
+  if typ is str:
+    return text
+  raise ConfigError(f"{key} cannot be set from the command line")
+
+
+def _unknown_key(key: str, known: list[str]) -> ConfigError:
+  close = difflib.get_close_matches(key, known, n=1)
+  hint = f"; did you mean {close[0]!r}?" if close else (
+      f"; known keys: {', '.join(sorted(known))}")
+  return ConfigError(f"unknown config key {key!r}{hint}")
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+  """Returns a copy of ``cfg`` with ``dotted.key=value`` overrides applied."""
+  cfg = _copy(cfg)
+  known = list(flatten(to_dict(cfg)))
+  for item in overrides:
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+      raise ConfigError(f"override {item!r} is not of the form key=value, "
+                        "e.g. steps=200")
+    key = key.strip()
+    if key not in known:
+      raise _unknown_key(key, known)
+    *parents, leaf = key.split(".")
+    node = cfg
+    for p in parents:
+      node = getattr(node, p)
+    typ = _field_types(type(node))[leaf]
+    setattr(node, leaf, _parse_value(key, text.strip(), typ))
+  return cfg
+
+
+def _copy(cfg: Config) -> Config:
+  return from_dict(to_dict(cfg))
+
+
+def from_dict(d: dict[str, Any], cls=Config, prefix: str = "") -> Any:
+  """Builds a config dataclass from a (JSON) dict, checking keys and types."""
+  if not isinstance(d, dict):
+    raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping")
+  hints = _field_types(cls)
+  kwargs = {}
+  for k, v in d.items():
+    if k not in hints:
+      raise _unknown_key(prefix + k, [prefix + n for n in hints])
+    typ = hints[k]
+    if dataclasses.is_dataclass(typ):
+      kwargs[k] = from_dict(v, typ, f"{prefix}{k}.")
+    else:
+      kwargs[k] = v
+  return cls(**kwargs)
+
+
+# --------------------------------------------------------------- validation
+
+
+def _type_name(typ: Any) -> str:
+  if typing.get_origin(typ) is Literal:
+    return "one of " + ", ".join(map(str, typing.get_args(typ)))
+  return getattr(typ, "__name__", str(typ))
+
+
+def _check_types(node: Any, prefix: str = "") -> None:
+  for f in dataclasses.fields(node):
+    typ = _field_types(type(node))[f.name]
+    value = getattr(node, f.name)
+    key = prefix + f.name
+    if dataclasses.is_dataclass(typ):
+      if not isinstance(value, typ):
+        raise ConfigError(f"{key} must be a {typ.__name__}, got "
+                          f"{type(value).__name__}")
+      _check_types(value, key + ".")
+      continue
+    if typing.get_origin(typ) is Literal:
+      ok = value in typing.get_args(typ)
+    elif typ is float:
+      ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif typ is int:
+      ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+      ok = isinstance(value, typ)
+    if not ok:
+      raise ConfigError(f"{key}={value!r} has the wrong type; expected "
+                        f"{_type_name(typ)}")
+
+
+def _require(ok: bool, message: str) -> None:
+  if not ok:
+    raise ConfigError(message)
+
+
+def validate(cfg: Config) -> Config:
+  """Checks types, registered names and value ranges; returns ``cfg``."""
+  # Imported here: the registries import this module's dataclasses.
+  from gan_jax import data, losses, models, optimizers  # pylint: disable=g-import-not-at-top
+
+  _check_types(cfg)
+  for key, registry in (("data.name", data.SOURCES),
+                        ("model.arch", models.ARCHITECTURES),
+                        ("loss", losses.LOSSES),
+                        ("g_optimizer.name", optimizers.OPTIMIZERS),
+                        ("d_optimizer.name", optimizers.OPTIMIZERS)):
+    value = flatten(to_dict(cfg))[key]
+    _require(value in registry,
+             f"{key}={value!r} is not registered; choose one of "
+             f"{', '.join(sorted(registry))} or register your own")
+  positive = ("steps", "batch_size", "n_critic", "log_every", "sample_every",
+              "checkpoint_every", "keep_checkpoints", "model.latent_dim",
+              "model.width", "model.hidden", "model.depth")
+  flat = flatten(to_dict(cfg))
+  for key in positive:
+    _require(flat[key] >= 1, f"{key}={flat[key]} must be at least 1")
+  _require(cfg.model.extra_layers >= 0,
+           f"model.extra_layers={cfg.model.extra_layers} must be 0 or more")
+  _require(cfg.num_devices >= 0,
+           f"num_devices={cfg.num_devices} must be 0 (all) or a count")
+  _require(0 <= cfg.seed < 2**32,
+           f"seed={cfg.seed} must be in [0, 2**32)")
+  _require(0.0 <= cfg.model.bn_momentum < 1.0,
+           f"model.bn_momentum={cfg.model.bn_momentum} must be in [0, 1)")
+  for name in ("g_optimizer", "d_optimizer"):
+    opt = getattr(cfg, name)
+    _require(opt.lr > 0 and math.isfinite(opt.lr),
+             f"{name}.lr={opt.lr} must be a positive number")
+    for b in ("b1", "b2"):
+      _require(0.0 <= getattr(opt, b) < 1.0,
+               f"{name}.{b}={getattr(opt, b)} must be in [0, 1)")
+  return cfg
+
+
+# ------------------------------------------------------------------ loading
+
+
+def load(path: str | Path, overrides: list[str] = ()) -> Config:
+  """Loads ``get_config()`` from an experiment file, overrides, validates."""
+  path = Path(path)
+  if not path.is_file():
+    raise ConfigError(f"config file {str(path)!r} does not exist; pass an "
+                      "experiment file such as experiments/dcgan_digits.py")
+  module = _import_file(path)
+  get_config = getattr(module, "get_config", None)
+  if not callable(get_config):
+    raise ConfigError(f"{path} defines no get_config(); add one that returns "
+                      "a gan_jax.config.Config")
+  cfg = get_config()
+  if not isinstance(cfg, Config):
+    raise ConfigError(f"{path}: get_config() returned "
+                      f"{type(cfg).__name__}, not a gan_jax.config.Config")
+  return validate(apply_overrides(cfg, list(overrides)))
+
+
+def _import_file(path: Path) -> types.ModuleType:
+  name = "gan_jax_experiment_" + path.stem
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
+  try:
+    spec.loader.exec_module(module)
+  except SyntaxError as e:
+    raise ConfigError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+  except Exception as e:  # pylint: disable=broad-except
+    raise ConfigError(f"{path} failed to load: {type(e).__name__}: {e}") from None
+  return module
+
+
+def dumps(cfg: Config) -> str:
+  return json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,15 @@
+"""Errors meant for people: one line that names the problem and the fix."""
+
+
+class UserError(Exception):
+  """A problem with the user's input (config, data, files), not a bug.
+
+  The command-line runner prints ``error: <message>`` on one line and exits
+  with code 2. The message should say what is wrong and how to fix it.
+  """
+
+  exit_code = 2
+
+
+class ConfigError(UserError):
+  """The experiment config is malformed: unknown key, wrong type, bad value."""
