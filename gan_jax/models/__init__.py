@@ -1,0 +1,51 @@
+"""Model architectures, each a builder of a (generator, discriminator) pair.
+
+A builder takes the model config, the shape of one data example and the
+pmap axis name (``None`` unless the pmap strategy runs the step), and returns
+two :class:`Model` (init, apply) pairs. Register your own with
+``@ARCHITECTURES.register("name")``.
+"""
+
+from gan_jax.config import ModelConfig
+from gan_jax.errors import ConfigError
+from gan_jax.models import dcgan, mlp
+from gan_jax.models.model import Model, from_linen
+from gan_jax.registry import Registry
+
+ARCHITECTURES = Registry("architecture")
+
+__all__ = ["ARCHITECTURES", "Model", "build", "from_linen"]
+
+
+@ARCHITECTURES.register("dcgan")
+def build_dcgan(cfg: ModelConfig, data_shape: tuple[int, ...],
+                axis_name: str | None = None) -> tuple[Model, Model]:
+  if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
+    raise ConfigError(f"model.arch='dcgan' needs square H×W×C images, but "
+                      f"the data gives examples of shape {data_shape}; use "
+                      "model.arch=mlp for vector data")
+  res = data_shape[0]
+  if res not in (8, 16, 32, 64, 128):
+    raise ConfigError(f"model.arch='dcgan' supports resolutions 8, 16, 32, "
+                      f"64 and 128, but the data is {res}×{res}")
+  common = dict(width=cfg.width, momentum=cfg.bn_momentum,
+                axis_name=axis_name, extra_layers=cfg.extra_layers)
+  g = dcgan.Generator(resolution=res, channels=data_shape[2],
+                      norm=cfg.g_norm, **common)
+  d = dcgan.Discriminator(resolution=res, norm=cfg.d_norm, **common)
+  return from_linen(g), from_linen(d)
+
+
+@ARCHITECTURES.register("mlp")
+def build_mlp(cfg: ModelConfig, data_shape: tuple[int, ...],
+              axis_name: str | None = None) -> tuple[Model, Model]:
+  common = dict(hidden=cfg.hidden, depth=cfg.depth, momentum=cfg.bn_momentum,
+                axis_name=axis_name)
+  g = mlp.Generator(out_shape=tuple(data_shape), norm=cfg.g_norm, **common)
+  d = mlp.Discriminator(norm=cfg.d_norm, **common)
+  return from_linen(g), from_linen(d)
+
+
+def build(cfg: ModelConfig, data_shape: tuple[int, ...],
+          axis_name: str | None = None) -> tuple[Model, Model]:
+  return ARCHITECTURES[cfg.arch](cfg, tuple(data_shape), axis_name)

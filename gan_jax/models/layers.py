@@ -1,0 +1,30 @@
+"""Small layer helpers shared by the Flax models."""
+
+from typing import Callable
+
+import flax.linen as nn
+import jax
+
+# DCGAN (Radford et al. 2016): weights drawn from N(0, 0.02).
+weight_init = nn.initializers.normal(0.02)
+
+
+def normalization(kind: str, train: bool, *, momentum: float,
+                  axis_name: str | None,
+                  feature_axes: tuple[int, ...] = (-1,)
+                  ) -> Callable[[jax.Array], jax.Array]:
+  """Returns a normalisation layer: ``batch``, ``layer`` or ``none``.
+
+  ``batch`` normalises over every axis but the last; with ``axis_name`` set
+  (pmap) its statistics are averaged over that device axis, so they are the
+  statistics of the global batch. ``layer`` normalises each example over
+  ``feature_axes`` (all of H, W, C for images, as WGAN-GP recommends).
+  """
+  if kind == "batch":
+    return nn.BatchNorm(use_running_average=not train, momentum=momentum,
+                        axis_name=axis_name)
+  if kind == "layer":
+    return nn.LayerNorm(reduction_axes=feature_axes, feature_axes=-1)
+  if kind == "none":
+    return lambda x: x
+  raise ValueError(f"unknown normalization {kind!r}")
