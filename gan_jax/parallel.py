@@ -1,0 +1,180 @@
+"""Data parallelism as a wrapper around one pure train step.
+
+A strategy compiles the step for its devices, places the state and batches,
+and tells the step how its batch axis is split (:class:`BatchAxis`). The
+models and the step are the same whichever strategy runs them.
+
+- ``single``: ``jax.jit`` on one device.
+- ``mesh``: ``jax.jit`` over a 1-D device ``Mesh``; the batch is sharded on
+  its ``data`` axis, the state replicated, and XLA inserts the collectives.
+  BatchNorm statistics are those of the global batch by construction.
+- ``pmap``: ``jax.pmap`` over the devices with axis name ``data``; gradients
+  and metrics are averaged with ``pmean`` and BatchNorm averages its
+  statistics over ``data``, so they too are those of the global batch.
+
+In all three, the noise of a step is one global draw, of which each shard
+takes its own rows, so the strategies compute the same function.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from gan_jax.errors import ConfigError
+
+DATA = "data"
+PyTree = Any
+
+
+class BatchAxis(NamedTuple):
+  """What the step needs to know about how its batch axis is split.
+
+  ``draw(sample, key, n)``: this shard's ``n`` rows of the global draw
+  ``sample(key, n * shards)``. ``mean(tree)``: mean over shards of
+  per-shard values.
+  """
+
+  draw: Callable[[Callable[[jax.Array, int], jax.Array], jax.Array, int],
+                 jax.Array]
+  mean: Callable[[PyTree], PyTree]
+
+
+LOCAL = BatchAxis(draw=lambda sample, key, n: sample(key, n),
+                  mean=lambda tree: tree)
+
+
+def _devices(num_devices: int) -> list[jax.Device]:
+  devices = jax.local_devices()
+  n = num_devices or len(devices)
+  if n > len(devices):
+    raise ConfigError(
+        f"num_devices={n} but only {len(devices)} {devices[0].platform} "
+        "device(s) are visible; lower num_devices (on CPU, set XLA_FLAGS="
+        f"--xla_force_host_platform_device_count={n} to simulate more)")
+  return devices[:n]
+
+
+class Single:
+  """One device, ``jax.jit``."""
+
+  axis_name = None
+  batch_axis = LOCAL
+
+  def __init__(self, num_devices: int = 0, batch_size: int = 1):
+    del batch_size
+    if num_devices > 1:
+      raise ConfigError(f"num_devices={num_devices} needs parallel=mesh or "
+                        "parallel=pmap; parallel=single uses one device")
+    self.device = jax.local_devices()[0]
+    self.num_devices = 1
+
+  def compile(self, step: Callable) -> Callable:
+    return jax.jit(step, donate_argnums=0)
+
+  def put_state(self, state: PyTree) -> PyTree:
+    return jax.device_put(state, self.device)
+
+  def put_batch(self, batch: PyTree) -> PyTree:
+    return jax.device_put(batch, self.device)
+
+  def get_state(self, state: PyTree) -> PyTree:
+    return state
+
+  def get_metrics(self, metrics: PyTree) -> PyTree:
+    return metrics
+
+
+def _check_divisible(batch_size: int, n: int) -> None:
+  if batch_size % n:
+    raise ConfigError(f"batch_size={batch_size} does not split evenly over "
+                      f"{n} devices; use a multiple of {n}")
+
+
+class MeshDataParallel:
+  """``jax.jit`` over a 1-D mesh: batch sharded on ``data``, state replicated."""
+
+  axis_name = None
+
+  def __init__(self, num_devices: int = 0, batch_size: int = 1):
+    devices = _devices(num_devices)
+    self.num_devices = len(devices)
+    _check_divisible(batch_size, self.num_devices)
+    self.mesh = Mesh(np.asarray(devices), (DATA,))
+    self.replicated = NamedSharding(self.mesh, P())
+    # Batches are (n_critic, batch, ...): shard the batch axis.
+    self.batch_sharding = NamedSharding(self.mesh, P(None, DATA))
+    rows = NamedSharding(self.mesh, P(DATA))
+    self.batch_axis = BatchAxis(
+        draw=lambda sample, key, n: jax.lax.with_sharding_constraint(
+            sample(key, n), rows),
+        mean=lambda tree: tree)
+
+  def compile(self, step: Callable) -> Callable:
+    return jax.jit(step, donate_argnums=0,
+                   in_shardings=(self.replicated, self.batch_sharding,
+                                 self.replicated),
+                   out_shardings=(self.replicated, self.replicated))
+
+  def put_state(self, state: PyTree) -> PyTree:
+    return jax.device_put(state, self.replicated)
+
+  def put_batch(self, batch: PyTree) -> PyTree:
+    return jax.device_put(batch, self.batch_sharding)
+
+  def get_state(self, state: PyTree) -> PyTree:
+    return state
+
+  def get_metrics(self, metrics: PyTree) -> PyTree:
+    return metrics
+
+
+class Pmap:
+  """``jax.pmap`` over the devices, axis name ``data``."""
+
+  axis_name = DATA
+
+  def __init__(self, num_devices: int = 0, batch_size: int = 1):
+    self.devices = _devices(num_devices)
+    n = self.num_devices = len(self.devices)
+    _check_divisible(batch_size, n)
+
+    def draw(sample, key, rows):
+      everything = sample(key, rows * n)
+      start = jax.lax.axis_index(DATA) * rows
+      return jax.lax.dynamic_slice_in_dim(everything, start, rows, axis=0)
+
+    self.batch_axis = BatchAxis(
+        draw=draw, mean=lambda tree: jax.lax.pmean(tree, DATA))
+
+  def compile(self, step: Callable) -> Callable:
+    return jax.pmap(step, axis_name=DATA, in_axes=(0, 0, None),
+                    donate_argnums=0, devices=self.devices)
+
+  def put_state(self, state: PyTree) -> PyTree:
+    n = self.num_devices
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *x.shape)), state)
+
+  def put_batch(self, batch: PyTree) -> PyTree:
+    n = self.num_devices
+
+    def split(x):  # (n_critic, B, ...) -> (devices, n_critic, B / n, ...)
+      x = x.reshape(x.shape[0], n, x.shape[1] // n, *x.shape[2:])
+      return np.swapaxes(x, 0, 1)
+
+    return jax.tree.map(split, batch)
+
+  def get_state(self, state: PyTree) -> PyTree:
+    return jax.tree.map(lambda x: x[0], state)
+
+  def get_metrics(self, metrics: PyTree) -> PyTree:
+    return jax.tree.map(lambda x: x[0], metrics)
+
+
+STRATEGIES = {"single": Single, "mesh": MeshDataParallel, "pmap": Pmap}
+
+
+def make(name: str, num_devices: int = 0, batch_size: int = 1):
+  return STRATEGIES[name](num_devices=num_devices, batch_size=batch_size)

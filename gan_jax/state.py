@@ -1,0 +1,51 @@
+"""The complete training state of a GAN: one pytree, nothing hidden."""
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from gan_jax.models.model import Model
+
+PyTree = Any
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class GANState:
+  """Both players' parameters, model state and optimizer state.
+
+  ``step`` counts generator updates. ``rng`` is the typed root key of the
+  training stream; the key of step ``s`` is ``fold_in(rng, s)``.
+  """
+
+  step: jax.Array
+  rng: jax.Array
+  g_params: PyTree
+  g_state: PyTree
+  g_opt_state: PyTree
+  d_params: PyTree
+  d_state: PyTree
+  d_opt_state: PyTree
+
+  def replace(self, **changes) -> "GANState":
+    return dataclasses.replace(self, **changes)
+
+
+def init(key: jax.Array, train_rng: jax.Array, generator: Model,
+         discriminator: Model, g_optimizer: optax.GradientTransformation,
+         d_optimizer: optax.GradientTransformation, *, latent_dim: int,
+         example: jax.Array) -> GANState:
+  """Initialises both models from ``key`` and an example batch of data."""
+  g_key, d_key = jax.random.split(key)
+  z = jnp.zeros((example.shape[0], latent_dim), jnp.float32)
+  g_params, g_state = generator.init(g_key, z)
+  d_params, d_state = discriminator.init(d_key, example)
+  return GANState(
+      step=jnp.zeros((), jnp.int32), rng=train_rng,
+      g_params=g_params, g_state=g_state,
+      g_opt_state=g_optimizer.init(g_params),
+      d_params=d_params, d_state=d_state,
+      d_opt_state=d_optimizer.init(d_params))
