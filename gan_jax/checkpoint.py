@@ -1,0 +1,50 @@
+"""Checkpoints of the whole run with orbax-checkpoint's CheckpointManager.
+
+Each checkpoint holds the complete :class:`~gan_jax.state.GANState` (both
+players' parameters, model state and optimizer state, the step and the RNG
+root) and a small JSON record with the data position. Saving is
+asynchronous: the arrays are copied off the device before ``save`` returns,
+and the write happens in the background.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import orbax.checkpoint as ocp
+
+
+class Checkpointer:
+  """Saves every ``every`` steps (and when forced), keeping the last ``keep``."""
+
+  def __init__(self, directory: str | Path, *, every: int, keep: int):
+    self.directory = Path(directory).absolute()
+    options = ocp.CheckpointManagerOptions(
+        save_interval_steps=every, max_to_keep=keep,
+        enable_async_checkpointing=True, create=True)
+    self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
+
+  def save(self, step: int, state: Any, record: dict[str, Any], *,
+           force: bool = False) -> bool:
+    """Starts saving ``state`` and ``record`` at ``step`` if one is due."""
+    return self._manager.save(
+        step, force=force,
+        args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                record=ocp.args.JsonSave(record)))
+
+  def restore(self, step: int, like: Any) -> tuple[Any, dict[str, Any]]:
+    """Restores the state at ``step`` into the structure and placement of ``like``."""
+    restored = self._manager.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(like),
+                                      record=ocp.args.JsonRestore()))
+    return restored.state, restored.record
+
+  def path(self, step: int) -> Path:
+    return self.directory / str(step)
+
+  def close(self) -> None:
+    """Waits for pending writes, then releases the manager."""
+    self._manager.wait_until_finished()
+    self._manager.close()

@@ -1,0 +1,182 @@
+"""The experiment loop: a run is a function of (config, seed).
+
+:func:`train` checks everything that can be wrong with the input before it
+writes anything, then trains, logs, draws samples and checkpoints, and
+resumes from the latest checkpoint in the workdir when there is one.
+"""
+
+import dataclasses
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from gan_jax import config as config_lib
+from gan_jax import data, keys, losses, models, optimizers, parallel
+from gan_jax import state as state_lib
+from gan_jax.checkpoint import Checkpointer
+from gan_jax.errors import ConfigError
+from gan_jax.run_log import RunLog, truncate_after
+from gan_jax.samples import SampleWriter
+from gan_jax.step import make_train_step
+from gan_jax.stop_signals import StopOnSignal
+
+
+@dataclasses.dataclass
+class RunResult:
+  state: state_lib.GANState  # One copy of the final state, whatever strategy.
+  step: int
+  workdir: Path
+  stopped_by: int | None = None  # The signal that stopped the run early.
+  images_per_second: float | None = None  # Real images shown to D, after compile.
+
+
+def _check_resumable(workdir: Path, cfg: config_lib.Config) -> None:
+  saved_path = workdir / "config.json"
+  if not saved_path.exists():
+    return
+  try:
+    saved = config_lib.flatten(json.loads(saved_path.read_text()))
+  except (ValueError, AttributeError):
+    raise ConfigError(f"{saved_path} is not valid JSON; restore it or choose "
+                      "a new --workdir") from None
+  now = config_lib.flatten(config_lib.to_dict(cfg))
+  for key in sorted(set(saved) | set(now)):
+    if key in config_lib.RESUMABLE_CHANGES:
+      continue
+    if saved.get(key) != now.get(key):
+      raise ConfigError(
+          f"{workdir} holds a run made with {key}={saved.get(key)!r}, but "
+          f"this config has {key}={now.get(key)!r}; continue it with the "
+          "same config or choose a new --workdir")
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+  tmp = path.with_suffix(path.suffix + ".tmp")
+  tmp.write_text(text, encoding="utf-8")
+  tmp.replace(path)
+
+
+def _say(message: str) -> None:
+  tqdm.write(message, file=sys.stderr)
+
+
+def train(cfg: config_lib.Config, workdir: str | Path, *,
+          progress: bool = True) -> RunResult:
+  """Trains ``cfg`` in ``workdir``, resuming from its latest checkpoint."""
+  # 1. Everything that depends on the input, before anything is written.
+  cfg = config_lib.validate(cfg)
+  workdir = Path(workdir)
+  source = data.build(cfg.data.name, cfg.seed)
+  if hasattr(source, "__len__") and cfg.batch_size > len(source):
+    raise ConfigError(f"batch_size={cfg.batch_size} exceeds the "
+                      f"{len(source)} examples of data.name="
+                      f"{cfg.data.name!r}; use a smaller batch_size")
+  strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
+  generator, discriminator = models.build(cfg.model, source.example_shape,
+                                          strategy.axis_name)
+  _check_resumable(workdir, cfg)
+  loss = losses.LOSSES[cfg.loss]
+  g_opt = optimizers.build(cfg.g_optimizer)
+  d_opt = optimizers.build(cfg.d_optimizer)
+
+  # 2. The initial state, then the latest checkpoint if there is one.
+  root = keys.root(cfg.seed)
+  state = state_lib.init(
+      keys.stream(root, keys.INIT), keys.stream(root, keys.TRAIN),
+      generator, discriminator, g_opt, d_opt,
+      latent_dim=cfg.model.latent_dim,
+      example=np.asarray(source.batch(0, 2)))
+  workdir.mkdir(parents=True, exist_ok=True)
+  checkpoints = Checkpointer(workdir / "checkpoints",
+                             every=cfg.checkpoint_every,
+                             keep=cfg.keep_checkpoints)
+  position = 0
+  latest = checkpoints.latest_step()
+  if latest is not None:
+    state, record = checkpoints.restore(latest, state)
+    position = int(record["data_position"])
+    truncate_after(workdir / "metrics.jsonl", latest)
+    _say(f"Resuming {workdir} from step {latest} "
+         f"({checkpoints.path(latest)})")
+  _write_text_atomically(workdir / "config.json", config_lib.dumps(cfg))
+  start = int(state.step)
+  if start >= cfg.steps:
+    checkpoints.close()
+    _say(f"{workdir} is already at step {start} of {cfg.steps}; "
+         "nothing to do (raise steps=... to train on)")
+    return RunResult(state=state, step=start, workdir=workdir)
+
+  # 3. Train.
+  step_fn = strategy.compile(make_train_step(
+      generator, discriminator, loss, g_opt, d_opt,
+      latent_dim=cfg.model.latent_dim, latent_dist=cfg.model.latent_dist,
+      n_critic=cfg.n_critic, batch_axis=strategy.batch_axis))
+  samples = SampleWriter(workdir, source, generator,
+                         latent_dist=cfg.model.latent_dist,
+                         latent_dim=cfg.model.latent_dim,
+                         key=keys.stream(root, keys.SAMPLES))
+  log = RunLog(workdir)
+  placed = strategy.put_state(state)
+  train_root = keys.copy(state.rng)
+  images_per_step = cfg.batch_size * cfg.n_critic
+  bar = tqdm(total=cfg.steps, initial=start, unit="step", disable=not progress,
+             dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30)
+  saved_at = latest
+
+  def save(at: int) -> None:
+    nonlocal saved_at
+    checkpoints.save(at, strategy.get_state(placed),
+                     {"step": at, "data_position": position}, force=True)
+    saved_at = at
+
+  timer_start, timed_from, rate = None, start, None
+  step = start
+  with StopOnSignal() as stop:
+    while step < cfg.steps and stop.signum is None:
+      real = np.stack([source.batch(position + i, cfg.batch_size)
+                       for i in range(cfg.n_critic)])
+      position += cfg.n_critic
+      placed, metrics = step_fn(placed, strategy.put_batch({"x": real}),
+                                keys.step_key(train_root, step))
+      step += 1
+      bar.update(1)
+      if timer_start is None:  # Time from the end of the compiled first step.
+        jax.block_until_ready(metrics)
+        timer_start, timed_from = time.perf_counter(), step
+      if step % cfg.log_every == 0 or step == cfg.steps:
+        values = jax.device_get(strategy.get_metrics(metrics))
+        elapsed = time.perf_counter() - timer_start
+        if step > timed_from:
+          rate = (step - timed_from) * images_per_step / elapsed
+          values["img_per_s"] = rate
+        log.scalars(step, values)
+        bar.set_postfix(
+            {"img/s": f"{rate or 0:.0f}", "D": f"{values['d_loss']:.3f}",
+             "G": f"{values['g_loss']:.3f}"}, refresh=False)
+      last = step == cfg.steps
+      if step % cfg.sample_every == 0 or last:
+        one = strategy.get_state(placed)
+        _, pixels = samples.write(step, one.g_params, one.g_state, final=last)
+        log.image(step, "samples", pixels)
+      if step % cfg.checkpoint_every == 0 or last:
+        save(step)
+    if saved_at != step:  # Stopped by a signal between checkpoints.
+      save(step)
+    bar.close()
+    checkpoints.close()
+    log.close()
+  final = jax.device_get(strategy.get_state(placed))
+  if stop.signum is not None:
+    _say(f"Stopped by {signal.Signals(stop.signum).name} after step {step}; "
+         f"checkpoint written to {checkpoints.path(saved_at)}. Run the same "
+         "command again to continue.")
+  else:
+    _say(f"Done: {step} steps in {workdir}; samples in {workdir / 'samples'}")
+  return RunResult(state=final, step=step, workdir=workdir,
+                   stopped_by=stop.signum, images_per_second=rate)
