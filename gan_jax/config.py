@@ -293,15 +293,24 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
 
 
 def _import_file(path: Path) -> types.ModuleType:
-  name = "gan_jax_experiment_" + path.stem
+  """Imports an experiment file once per process, keyed by its real path.
+
+  Experiment files register their own components when imported; importing
+  one again would register them twice.
+  """
+  name = "gan_jax_experiment_" + str(path.resolve())
+  if name in sys.modules:
+    return sys.modules[name]
   spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
   sys.modules[name] = module
   try:
     spec.loader.exec_module(module)
   except SyntaxError as e:
+    del sys.modules[name]
     raise ConfigError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
   except Exception as e:  # pylint: disable=broad-except
+    del sys.modules[name]
     raise ConfigError(f"{path} failed to load: {type(e).__name__}: {e}") from None
   return module
 

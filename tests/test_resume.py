@@ -1,0 +1,115 @@
+"""Checkpoints: exact resume, retention, and a graceful stop on signals."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from gan_jax import config, run
+from gan_jax.errors import ConfigError
+from tests.helpers import trees_differ
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _assert_bitwise_equal(a, b):
+  assert not trees_differ(a, b)
+
+
+def _losses(workdir: Path) -> list[dict]:
+  records = [json.loads(line) for line in
+             (workdir / "metrics.jsonl").read_text().splitlines()]
+  for r in records:
+    r.pop("img_per_s", None)
+  return records
+
+
+@pytest.mark.parametrize("n_critic", [1, 2])
+def test_resumed_run_is_bitwise_identical(tiny_digits, tmp_path, n_critic):
+  cfg = tiny_digits
+  cfg.n_critic = n_critic
+  whole = run.train(cfg, tmp_path / "whole", progress=False)
+
+  cfg.steps = 4
+  half = run.train(cfg, tmp_path / "resumed", progress=False)
+  assert half.step == 4
+  cfg.steps = 8
+  resumed = run.train(cfg, tmp_path / "resumed", progress=False)
+
+  assert whole.step == resumed.step == 8
+  _assert_bitwise_equal(whole.state, resumed.state)
+  assert _losses(tmp_path / "whole") == _losses(tmp_path / "resumed")
+
+
+def test_keeps_the_last_n_checkpoints(tiny_digits, tmp_path):
+  tiny_digits.checkpoint_every, tiny_digits.keep_checkpoints = 2, 2
+  run.train(tiny_digits, tmp_path, progress=False)
+  steps = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir()
+                 if p.name.isdigit())
+  assert steps == [6, 8]
+
+
+def test_resume_with_another_config_is_refused_untouched(tiny_digits,
+                                                         tmp_path):
+  run.train(tiny_digits, tmp_path, progress=False)
+  before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+  tiny_digits.model.width = 16
+  with pytest.raises(ConfigError, match="model.width=8"):
+    run.train(tiny_digits, tmp_path, progress=False)
+  assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+
+def _train_command(workdir: Path, *overrides: str) -> list[str]:
+  return [sys.executable, "-m", "gan_jax.train", "--config",
+          str(ROOT / "experiments" / "dcgan_digits.py"), "--workdir",
+          str(workdir), "--no-progress", "model.width=8",
+          "model.latent_dim=16", "batch_size=32", "log_every=1",
+          "sample_every=1000000", "checkpoint_every=1000000", *overrides]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_finishes_step_checkpoints_and_resumes(tmp_path, signum):
+  workdir = tmp_path / "run"
+  proc = subprocess.Popen(_train_command(workdir, "steps=1000000"),
+                          cwd=ROOT, stderr=subprocess.PIPE, text=True)
+  metrics = workdir / "metrics.jsonl"
+  deadline = time.time() + 120
+  while time.time() < deadline and proc.poll() is None:
+    if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+      break
+    time.sleep(0.2)
+  proc.send_signal(signum)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 128 + signum, err
+
+  match = re.search(r"after step (\d+); checkpoint written to (\S+)\.", err)
+  assert match, err
+  stopped_at, where = int(match.group(1)), Path(match.group(2))
+  assert stopped_at >= 3
+  assert where == workdir.absolute() / "checkpoints" / str(stopped_at)
+  assert (where / "state").is_dir()
+
+  # The same command, now with a reachable end, continues where it stopped.
+  target = stopped_at + 2
+  done = subprocess.run(_train_command(workdir, f"steps={target}"), cwd=ROOT,
+                        stderr=subprocess.PIPE, text=True, timeout=120,
+                        check=False)
+  assert done.returncode == 0, done.stderr
+  assert f"from step {stopped_at}" in done.stderr
+  steps = [r["step"] for r in _losses(workdir)]
+  assert steps == list(range(1, target + 1))
+
+  # And it ends exactly where an uninterrupted run of the same config ends.
+  overrides = _train_command(workdir, f"steps={target}")[8:]
+  cfg = config.load(ROOT / "experiments" / "dcgan_digits.py", overrides)
+  uninterrupted = run.train(cfg, tmp_path / "whole", progress=False)
+  continued = run.train(cfg, workdir, progress=False)  # Restores, trains none.
+  _assert_bitwise_equal(uninterrupted.state, continued.state)
