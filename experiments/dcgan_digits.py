@@ -1,0 +1,20 @@
+"""DCGAN on the 1,797 real 8×8 digits inside scikit-learn (no download).
+
+python -m gan_jax.train --config experiments/dcgan_digits.py --workdir runs/dcgan_digits
+"""
+
+from gan_jax.config import Config
+
+
+def get_config() -> Config:
+  cfg = Config()
+  cfg.data.name = "digits"
+  cfg.model.arch = "dcgan"
+  cfg.model.latent_dim = 64
+  cfg.model.width = 64
+  cfg.steps = 15000
+  cfg.batch_size = 64
+  cfg.log_every = 100
+  cfg.sample_every = 1000
+  cfg.checkpoint_every = 5000
+  return cfg
