@@ -12,7 +12,10 @@ def get_config() -> Config:
   cfg.model.arch = "dcgan"
   cfg.model.latent_dim = 64
   cfg.model.width = 64
-  cfg.steps = 15000
+  # One 3×3 block at 4×4 deepens G; more collapses it onto one digit, and
+  # the same block in D is ~20× slower on XLA:CPU (see experiments/README.md).
+  cfg.model.g_extra_layers = 1
+  cfg.steps = 10000
   cfg.batch_size = 64
   cfg.log_every = 100
   cfg.sample_every = 1000

@@ -41,8 +41,9 @@ class ModelConfig:
   latent_dist: Literal["normal", "uniform"] = "normal"
   # DCGAN: channels of the layer next to the image; they double per block.
   width: int = 64
-  # DCGAN: 3×3 stride-1 conv blocks added to each player (see models.dcgan).
-  extra_layers: int = 0
+  # DCGAN: 3×3 stride-1 conv blocks added to G and to D (see models.dcgan).
+  g_extra_layers: int = 0
+  d_extra_layers: int = 0
   g_norm: Literal["batch", "none"] = "batch"
   d_norm: Literal["batch", "layer", "none"] = "batch"
   # MLP: hidden units and hidden layers of each network.
@@ -253,8 +254,8 @@ def validate(cfg: Config) -> Config:
   flat = flatten(to_dict(cfg))
   for key in positive:
     _require(flat[key] >= 1, f"{key}={flat[key]} must be at least 1")
-  _require(cfg.model.extra_layers >= 0,
-           f"model.extra_layers={cfg.model.extra_layers} must be 0 or more")
+  for key in ("model.g_extra_layers", "model.d_extra_layers"):
+    _require(flat[key] >= 0, f"{key}={flat[key]} must be 0 or more")
   _require(cfg.num_devices >= 0,
            f"num_devices={cfg.num_devices} must be 0 (all) or a count")
   _require(0 <= cfg.seed < 2**32,
@@ -309,7 +310,7 @@ def _import_file(path: Path) -> types.ModuleType:
   except SyntaxError as e:
     del sys.modules[name]
     raise ConfigError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:  # noqa: BLE001  (any error in user code)
     del sys.modules[name]
     raise ConfigError(f"{path} failed to load: {type(e).__name__}: {e}") from None
   return module

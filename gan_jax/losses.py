@@ -13,7 +13,8 @@ Add your own by registering a ``GanLoss``::
     LOSSES.register("mine")(GanLoss(discriminator=d_fn, generator=g_fn))
 """
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -16,12 +16,14 @@ In all three, the noise of a step is one global draw, of which each shard
 takes its own rows, so the strategies compute the same function.
 """
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from gan_jax.errors import ConfigError
 

@@ -4,7 +4,8 @@ Experiments register their own pure functions under a new name and select
 them in the config by that name.
 """
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 

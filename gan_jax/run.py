@@ -138,39 +138,41 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
   timer_start, timed_from, rate = None, start, None
   step = start
   with StopOnSignal() as stop:
-    while step < cfg.steps and stop.signum is None:
-      real = np.stack([source.batch(position + i, cfg.batch_size)
-                       for i in range(cfg.n_critic)])
-      position += cfg.n_critic
-      placed, metrics = step_fn(placed, strategy.put_batch({"x": real}),
-                                keys.step_key(train_root, step))
-      step += 1
-      bar.update(1)
-      if timer_start is None:  # Time from the end of the compiled first step.
-        jax.block_until_ready(metrics)
-        timer_start, timed_from = time.perf_counter(), step
-      if step % cfg.log_every == 0 or step == cfg.steps:
-        values = jax.device_get(strategy.get_metrics(metrics))
-        elapsed = time.perf_counter() - timer_start
-        if step > timed_from:
-          rate = (step - timed_from) * images_per_step / elapsed
-          values["img_per_s"] = rate
-        log.scalars(step, values)
-        bar.set_postfix(
-            {"img/s": f"{rate or 0:.0f}", "D": f"{values['d_loss']:.3f}",
-             "G": f"{values['g_loss']:.3f}"}, refresh=False)
-      last = step == cfg.steps
-      if step % cfg.sample_every == 0 or last:
-        one = strategy.get_state(placed)
-        _, pixels = samples.write(step, one.g_params, one.g_state, final=last)
-        log.image(step, "samples", pixels)
-      if step % cfg.checkpoint_every == 0 or last:
+    try:
+      while step < cfg.steps and stop.signum is None:
+        real = np.stack([source.batch(position + i, cfg.batch_size)
+                         for i in range(cfg.n_critic)])
+        position += cfg.n_critic
+        placed, metrics = step_fn(placed, strategy.put_batch({"x": real}),
+                                  keys.step_key(train_root, step))
+        step += 1
+        bar.update(1)
+        if timer_start is None:  # Time from the end of the compiled first step.
+          jax.block_until_ready(metrics)
+          timer_start, timed_from = time.perf_counter(), step
+        if step % cfg.log_every == 0 or step == cfg.steps:
+          values = jax.device_get(strategy.get_metrics(metrics))
+          elapsed = time.perf_counter() - timer_start
+          if step > timed_from:
+            rate = (step - timed_from) * images_per_step / elapsed
+            values["img_per_s"] = rate
+          log.scalars(step, values)
+          bar.set_postfix(
+              {"img/s": f"{rate or 0:.0f}", "D": f"{values['d_loss']:.3f}",
+               "G": f"{values['g_loss']:.3f}"}, refresh=False)
+        last = step == cfg.steps
+        if step % cfg.sample_every == 0 or last:
+          one = strategy.get_state(placed)
+          _, pixels = samples.write(step, one.g_params, one.g_state, final=last)
+          log.image(step, "samples", pixels)
+        if step % cfg.checkpoint_every == 0 or last:
+          save(step)
+      if saved_at != step:  # Stopped by a signal between checkpoints.
         save(step)
-    if saved_at != step:  # Stopped by a signal between checkpoints.
-      save(step)
-    bar.close()
-    checkpoints.close()
-    log.close()
+    finally:  # Also on a second Ctrl-C: finish pending writes.
+      bar.close()
+      checkpoints.close()
+      log.close()
   final = jax.device_get(strategy.get_state(placed))
   if stop.signum is not None:
     _say(f"Stopped by {signal.Signals(stop.signum).name} after step {step}; "

@@ -13,7 +13,8 @@ fake batch, the generator's by its forward pass in the generator update.
 """
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

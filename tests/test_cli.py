@@ -54,8 +54,8 @@ def test_missing_config_file(capsys, tmp_path):
 @pytest.mark.parametrize("body,message", [
     ("x = 1\n", "defines no get_config()"),
     ("def get_config(:\n", "syntax error"),
-    ("from gan_jax.config import Config\n"
-     "def get_config():\n  c = Config()\n  c.steps = '10'\n  return c\n",
+    (("from gan_jax.config import Config\n"
+      "def get_config():\n  c = Config()\n  c.steps = '10'\n  return c\n"),
      "steps='10' has the wrong type; expected int"),
     ("import no_such_module\n", "ModuleNotFoundError"),
 ])

@@ -78,3 +78,15 @@ def test_mlp_shapes():
 def test_dcgan_rejects_unsupported_shapes(shape):
   with pytest.raises(ConfigError, match="dcgan"):
     models.build(config.ModelConfig(), shape)
+
+
+def test_extra_layers_deepen_each_player_separately():
+  g, d = _build(8, 1, g_extra_layers=2, d_extra_layers=1)
+  z = jnp.zeros((2, 8))
+  g_params, g_state = g.init(jax.random.key(0), z)
+  assert [g_params[f"Conv_{i}"]["kernel"].shape for i in range(2)] == [
+      (3, 3, 4, 4)] * 2
+  assert len(g_state["batch_stats"]) == 3  # Dense, then the two 3×3 blocks.
+  d_params, d_state = d.init(jax.random.key(1), jnp.zeros((2, 8, 8, 1)))
+  assert d_params["Conv_1"]["kernel"].shape == (3, 3, 4, 4)
+  assert len(d_state["batch_stats"]) == 1  # At 8×8, only the extra block.

@@ -26,7 +26,7 @@ def reference():
   """Five steps on one device; an extra layer gives D BatchNorm statistics."""
   cfg = config.Config()
   cfg.model.width, cfg.model.latent_dim, cfg.batch_size = 8, 16, 32
-  cfg.model.extra_layers = 1
+  cfg.model.d_extra_layers = 1
   cfg.n_critic = 2
   return cfg, train_steps(cfg, 5)
 

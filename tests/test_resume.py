@@ -1,7 +1,6 @@
 """Checkpoints: exact resume, retention, and a graceful stop on signals."""
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -9,8 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import jax
-import numpy as np
 import pytest
 
 from gan_jax import config, run

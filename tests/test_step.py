@@ -1,5 +1,7 @@
 """The train step: compiled once, pure, and independent of Flax."""
 
+import itertools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -76,7 +78,7 @@ def _plain_jax_mlp(sizes, final_shape):
     del x
     params = []
     for k, (m, n) in zip(jax.random.split(key, len(sizes) - 1),
-                         zip(sizes[:-1], sizes[1:])):
+                         itertools.pairwise(sizes)):
       params.append((jax.random.normal(k, (m, n)) / jnp.sqrt(m),
                      jnp.zeros(n)))
     return params, {}

@@ -29,10 +29,12 @@ def build_dcgan(cfg: ModelConfig, data_shape: tuple[int, ...],
     raise ConfigError(f"model.arch='dcgan' supports resolutions 8, 16, 32, "
                       f"64 and 128, but the data is {res}×{res}")
   common = dict(width=cfg.width, momentum=cfg.bn_momentum,
-                axis_name=axis_name, extra_layers=cfg.extra_layers)
+                axis_name=axis_name)
   g = dcgan.Generator(resolution=res, channels=data_shape[2],
-                      norm=cfg.g_norm, **common)
-  d = dcgan.Discriminator(resolution=res, norm=cfg.d_norm, **common)
+                      norm=cfg.g_norm, extra_layers=cfg.g_extra_layers,
+                      **common)
+  d = dcgan.Discriminator(resolution=res, norm=cfg.d_norm,
+                          extra_layers=cfg.d_extra_layers, **common)
   return from_linen(g), from_linen(d)
 
 

@@ -1,6 +1,6 @@
 """Small layer helpers shared by the Flax models."""
 
-from typing import Callable
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax

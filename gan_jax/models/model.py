@@ -14,7 +14,8 @@ JAX, Flax, Equinox or Haiku plugs in. :func:`from_linen` adapts a Flax linen
 module whose ``__call__`` takes ``(x, train)``.
 """
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 
