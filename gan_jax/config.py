@@ -281,7 +281,7 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
   if not path.is_file():
     raise ConfigError(f"config file {str(path)!r} does not exist; pass an "
                       "experiment file such as experiments/dcgan_digits.py")
-  module = _import_file(path)
+  module = import_experiment(path)
   get_config = getattr(module, "get_config", None)
   if not callable(get_config):
     raise ConfigError(f"{path} defines no get_config(); add one that returns "
@@ -293,7 +293,7 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
   return validate(apply_overrides(cfg, list(overrides)))
 
 
-def _import_file(path: Path) -> types.ModuleType:
+def import_experiment(path: Path) -> types.ModuleType:
   """Imports an experiment file once per process, keyed by its real path.
 
   Experiment files register their own components when imported; importing

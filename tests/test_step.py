@@ -1,6 +1,6 @@
 """The train step: compiled once, pure, and independent of Flax."""
 
-import itertools
+from pathlib import Path
 
 import chex
 import jax
@@ -8,11 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gan_jax import data, keys, losses, models, optimizers
+from gan_jax import config, data, keys, losses, models, optimizers
 from gan_jax import state as state_lib
-from gan_jax.models import Model
 from gan_jax.step import make_train_step
 from tests.helpers import train_steps, trees_differ
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
 def _leaves_equal(a, b) -> bool:
@@ -71,33 +72,11 @@ def test_each_player_has_its_own_optimizer(tiny_digits):
   assert not _leaves_equal(new.d_params, state.d_params)
 
 
-def _plain_jax_mlp(sizes, final_shape):
-  """A model with no Flax at all: init and apply over a list of (w, b)."""
-
-  def init(key, x):
-    del x
-    params = []
-    for k, (m, n) in zip(jax.random.split(key, len(sizes) - 1),
-                         itertools.pairwise(sizes)):
-      params.append((jax.random.normal(k, (m, n)) / jnp.sqrt(m),
-                     jnp.zeros(n)))
-    return params, {}
-
-  def apply(params, state, x, train):
-    del train
-    h = x.reshape(x.shape[0], -1)
-    for w, b in params[:-1]:
-      h = jax.nn.leaky_relu(h @ w + b, 0.2)
-    w, b = params[-1]
-    return (h @ w + b).reshape(x.shape[0], *final_shape), state
-
-  return Model(init, apply)
-
-
 def test_plain_jax_models_plug_in_and_learn():
-  """Non-Flax models train: G moves its samples onto the ring of radius 1."""
-  g = _plain_jax_mlp([4, 64, 64, 2], (2,))
-  d = _plain_jax_mlp([2, 64, 64, 1], ())
+  """The README's plain-JAX model trains: G moves its samples onto the ring."""
+  mlp = config.import_experiment(EXPERIMENTS / "custom_ring.py").mlp
+  g = mlp([4, 64, 64, 2], (2,))
+  d = mlp([2, 64, 64, 1], ())
   opt = optax.adam(1e-3, b1=0.5)
   source = data.build("mog_ring", 0)
   state = state_lib.init(jax.random.key(0), jax.random.key(1), g, d, opt, opt,
