@@ -79,8 +79,9 @@ class Config:
   batch_size: int = 64
   # Discriminator updates per generator update; each takes a fresh real batch.
   n_critic: int = 1
-  # Data parallelism: one device, jit over a device mesh, or pmap.
-  parallel: Literal["single", "mesh", "pmap"] = "single"
+  # Data parallelism: jit over a mesh of devices (the default), pmap, or
+  # jit on a single device.
+  parallel: Literal["mesh", "pmap", "single"] = "mesh"
   num_devices: int = 0  # 0: every local device (mesh, pmap).
   log_every: int = 50
   sample_every: int = 500

@@ -5,7 +5,7 @@ and tells the step how its batch axis is split (:class:`BatchAxis`). The
 models and the step are the same whichever strategy runs them.
 
 - ``single``: ``jax.jit`` on one device.
-- ``mesh``: ``jax.jit`` over a 1-D device ``Mesh``; the batch is sharded on
+- ``mesh`` (the default): ``jax.jit`` over a 1-D device ``Mesh``; the batch is sharded on
   its ``data`` axis, the state replicated, and XLA inserts the collectives.
   BatchNorm statistics are those of the global batch by construction.
 - ``pmap``: ``jax.pmap`` over the devices with axis name ``data``; gradients

@@ -22,9 +22,10 @@ def _run(capsys, *argv):
     ("g_optimizer.lr=fast", "g_optimizer.lr='fast' is not a number"),
     ("batch_size=0", "batch_size=0 must be at least 1"),
     ("model.d_norm=group", "choose one of batch, layer, none"),
+    ("parallel=spmd", "choose one of mesh, pmap, single"),
     ("loss=wgan", "loss='wgan' is not registered; choose one of"),
     ("data.name=cifar", "data.name='cifar' is not registered"),
-    ("parallel=mesh", "batch_size=63 does not split evenly"),
+    ("parallel=mesh", "batch_size=63 does not split evenly over 4"),
     ("num_devices=99", "num_devices=99 but only"),
     ("num_devices=2", "num_devices=2 needs parallel=mesh or parallel=pmap"),
     ("batch_size=5000", "batch_size=5000 exceeds the 1797 examples"),
@@ -36,7 +37,8 @@ def test_bad_override_is_one_line_exit_2_nothing_written(
     capsys, tmp_path, override, message):
   workdir = tmp_path / "run"
   extra = {"parallel=mesh": ["batch_size=63"],
-           "num_devices=99": ["parallel=pmap"]}.get(override, [])
+           "num_devices=99": ["parallel=pmap"],
+           "num_devices=2": ["parallel=single"]}.get(override, [])
   code, err = _run(capsys, "--config", DIGITS, "--workdir", str(workdir),
                    *extra, override)
   assert code == 2

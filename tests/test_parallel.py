@@ -24,7 +24,7 @@ def _assert_close(a, b):
 @pytest.fixture(scope="module")
 def reference():
   """Five steps on one device; an extra layer gives D BatchNorm statistics."""
-  cfg = config.Config()
+  cfg = config.Config(parallel="single")
   cfg.model.width, cfg.model.latent_dim, cfg.batch_size = 8, 16, 32
   cfg.model.d_extra_layers = 1
   cfg.n_critic = 2
