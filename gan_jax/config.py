@@ -89,10 +89,12 @@ class Config:
   keep_checkpoints: int = 3
 
 
-# Keys that may change between a run and its resumption.
+# Keys that may change between a run and its resumption. Checkpoints hold
+# one copy of the state whatever the strategy, so a run may continue on
+# other devices (equal up to the order of sums, not bitwise).
 RESUMABLE_CHANGES = frozenset({
     "steps", "log_every", "sample_every", "checkpoint_every",
-    "keep_checkpoints",
+    "keep_checkpoints", "parallel", "num_devices",
 })
 
 

@@ -156,8 +156,16 @@ class Pmap:
                     donate_argnums=0, devices=self.devices)
 
   def put_state(self, state: PyTree) -> PyTree:
+    """One copy per device, stacked on a leading axis split over devices.
+
+    Placed explicitly: a restored state is committed to one device, which
+    pmap would refuse.
+    """
     n = self.num_devices
-    return jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *x.shape)), state)
+    stacked = NamedSharding(Mesh(np.asarray(self.devices), (DATA,)), P(DATA))
+    return jax.tree.map(
+        lambda x: jax.device_put(jnp.broadcast_to(x, (n, *x.shape)), stacked),
+        state)
 
   def put_batch(self, batch: PyTree) -> PyTree:
     n = self.num_devices

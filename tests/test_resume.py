@@ -46,6 +46,17 @@ def test_resumed_run_is_bitwise_identical(tiny_digits, tmp_path, n_critic):
   assert _losses(tmp_path / "whole") == _losses(tmp_path / "resumed")
 
 
+def test_a_run_can_continue_under_another_strategy(tiny_digits, tmp_path):
+  whole = run.train(tiny_digits, tmp_path / "whole", progress=False)
+  tiny_digits.steps = 4
+  run.train(tiny_digits, tmp_path / "moved", progress=False)
+  tiny_digits.steps, tiny_digits.parallel, tiny_digits.num_devices = (
+      8, "pmap", 2)
+  moved = run.train(tiny_digits, tmp_path / "moved", progress=False)
+  assert moved.step == 8
+  assert not trees_differ(whole.state, moved.state, atol=1e-6)
+
+
 def test_keeps_the_last_n_checkpoints(tiny_digits, tmp_path):
   tiny_digits.checkpoint_every, tiny_digits.keep_checkpoints = 2, 2
   run.train(tiny_digits, tmp_path, progress=False)
