@@ -14,23 +14,28 @@ import orbax.checkpoint as ocp
 
 
 class Checkpointer:
-  """Saves every ``every`` steps (and when forced), keeping the last ``keep``."""
+  """Saves the steps it is given, keeping the last ``keep``.
 
-  def __init__(self, directory: str | Path, *, every: int, keep: int):
+  The caller decides when to save (every K steps, at the end, on a signal).
+  """
+
+  def __init__(self, directory: str | Path, *, keep: int):
     self.directory = Path(directory).absolute()
     options = ocp.CheckpointManagerOptions(
-        save_interval_steps=every, max_to_keep=keep,
-        enable_async_checkpointing=True, create=True)
+        max_to_keep=keep, enable_async_checkpointing=True, create=True)
     self._manager = ocp.CheckpointManager(self.directory, options=options)
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def save(self, step: int, state: Any, record: dict[str, Any], *,
-           force: bool = False) -> bool:
-    """Starts saving ``state`` and ``record`` at ``step`` if one is due."""
-    return self._manager.save(
-        step, force=force,
+  def save(self, step: int, state: Any, record: dict[str, Any]) -> None:
+    """Starts saving ``state`` and ``record`` as checkpoint ``step``.
+
+    The arrays are copied to host memory before this returns, so the caller
+    may donate ``state`` to the next step at once.
+    """
+    self._manager.save(
+        step, force=True,
         args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                 record=ocp.args.JsonSave(record)))
 

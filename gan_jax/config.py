@@ -289,7 +289,12 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
   if not callable(get_config):
     raise ConfigError(f"{path} defines no get_config(); add one that returns "
                       "a gan_jax.config.Config")
-  cfg = get_config()
+  try:
+    cfg = get_config()
+  except ConfigError:
+    raise
+  except Exception as e:  # noqa: BLE001  (any error in user code)
+    raise _failed(path, "get_config() failed", e) from None
   if not isinstance(cfg, Config):
     raise ConfigError(f"{path}: get_config() returned "
                       f"{type(cfg).__name__}, not a gan_jax.config.Config")
@@ -306,6 +311,9 @@ def import_experiment(path: Path) -> types.ModuleType:
   if name in sys.modules:
     return sys.modules[name]
   spec = importlib.util.spec_from_file_location(name, path)
+  if path.suffix != ".py" or spec is None:
+    raise ConfigError(f"{path} is not an experiment file; pass a Python file "
+                      "with get_config(), such as experiments/dcgan_digits.py")
   module = importlib.util.module_from_spec(spec)
   sys.modules[name] = module
   try:
@@ -313,10 +321,20 @@ def import_experiment(path: Path) -> types.ModuleType:
   except SyntaxError as e:
     del sys.modules[name]
     raise ConfigError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+  except ConfigError:
+    del sys.modules[name]
+    raise
   except Exception as e:  # noqa: BLE001  (any error in user code)
     del sys.modules[name]
-    raise ConfigError(f"{path} failed to load: {type(e).__name__}: {e}") from None
+    raise _failed(path, "failed to load", e) from None
   return module
+
+
+def _failed(path: Path, what: str, error: Exception) -> ConfigError:
+  """One line for an exception raised by the user's experiment file."""
+  lines = str(error).strip().splitlines()
+  detail = f": {lines[0]}" if lines else ""
+  return ConfigError(f"{path} {what}: {type(error).__name__}{detail}")
 
 
 def dumps(cfg: Config) -> str:

@@ -21,7 +21,7 @@ from gan_jax import data, keys, losses, models, optimizers, parallel
 from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpointer
 from gan_jax.errors import ConfigError
-from gan_jax.run_log import RunLog, truncate_after
+from gan_jax.run_log import RunLog
 from gan_jax.samples import SampleWriter
 from gan_jax.step import make_train_step
 from gan_jax.stop_signals import StopOnSignal
@@ -94,14 +94,12 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
       example=np.asarray(source.batch(0, 2)))
   workdir.mkdir(parents=True, exist_ok=True)
   checkpoints = Checkpointer(workdir / "checkpoints",
-                             every=cfg.checkpoint_every,
                              keep=cfg.keep_checkpoints)
   position = 0
   latest = checkpoints.latest_step()
   if latest is not None:
     state, record = checkpoints.restore(latest, state)
     position = int(record["data_position"])
-    truncate_after(workdir / "metrics.jsonl", latest)
     _say(f"Resuming {workdir} from step {latest} "
          f"({checkpoints.path(latest)})")
   _write_text_atomically(workdir / "config.json", config_lib.dumps(cfg))
@@ -121,7 +119,7 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
                          latent_dist=cfg.model.latent_dist,
                          latent_dim=cfg.model.latent_dim,
                          key=keys.stream(root, keys.SAMPLES))
-  log = RunLog(workdir)
+  log = RunLog(workdir, start_step=start)
   placed = strategy.put_state(state)
   train_root = keys.copy(state.rng)
   images_per_step = cfg.batch_size * cfg.n_critic
@@ -132,7 +130,7 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
   def save(at: int) -> None:
     nonlocal saved_at
     checkpoints.save(at, strategy.get_state(placed),
-                     {"step": at, "data_position": position}, force=True)
+                     {"step": at, "data_position": position})
     saved_at = at
 
   timer_start, timed_from, rate = None, start, None
@@ -174,11 +172,12 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
       checkpoints.close()
       log.close()
   final = jax.device_get(strategy.get_state(placed))
-  if stop.signum is not None:
+  stopped_by = stop.signum if step < cfg.steps else None
+  if stopped_by is not None:
     _say(f"Stopped by {signal.Signals(stop.signum).name} after step {step}; "
          f"checkpoint written to {checkpoints.path(saved_at)}. Run the same "
          "command again to continue.")
   else:
     _say(f"Done: {step} steps in {workdir}; samples in {workdir / 'samples'}")
   return RunResult(state=final, step=step, workdir=workdir,
-                   stopped_by=stop.signum, images_per_second=rate)
+                   stopped_by=stopped_by, images_per_second=rate)

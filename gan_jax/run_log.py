@@ -13,12 +13,15 @@ import numpy as np
 class RunLog:
   """Appends one JSON line per logged step and mirrors it to TensorBoard."""
 
-  def __init__(self, workdir: Path):
+  def __init__(self, workdir: Path, start_step: int = 0):
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
 
     self.path = workdir / "metrics.jsonl"
+    truncate_after(self.path, start_step)
     self._file = self.path.open("a", encoding="utf-8")
-    self._tb = SummaryWriter(str(workdir / "tensorboard"))
+    # purge_step hides events past the step this run resumes from.
+    self._tb = SummaryWriter(str(workdir / "tensorboard"),
+                             purge_step=start_step or None)
 
   def scalars(self, step: int, values: dict[str, Any]) -> None:
     values = {k: float(v) for k, v in values.items()}
@@ -36,6 +39,13 @@ class RunLog:
     self._tb.close()
 
 
+def _step_of(line: str) -> int | None:
+  try:
+    return int(json.loads(line)["step"])
+  except (ValueError, KeyError, TypeError):
+    return None  # A line cut short when a run was killed.
+
+
 def truncate_after(path: Path, step: int) -> None:
   """Drops records past ``step``, left by a run killed after its checkpoint.
 
@@ -44,7 +54,8 @@ def truncate_after(path: Path, step: int) -> None:
   if not path.exists():
     return
   lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-  kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= step]
+  kept = [ln for ln in lines
+          if (logged := _step_of(ln)) is not None and logged <= step]
   if len(kept) != len(lines):
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(kept), encoding="utf-8")

@@ -5,7 +5,8 @@
 
 Rerunning the same command continues from the latest checkpoint. Exit codes:
 0 done, 2 bad input (config, data, files; nothing written), 130/143 stopped
-by Ctrl-C/SIGTERM after writing a checkpoint.
+by Ctrl-C/SIGTERM after writing a checkpoint; a second Ctrl-C stops at once
+with 130, keeping the checkpoints written before.
 """
 
 import argparse
@@ -43,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return e.exit_code
+  except KeyboardInterrupt:
+    print(f"interrupted twice: stopped without a new checkpoint; rerun to "
+          f"continue from the latest one in {args.workdir}/checkpoints",
+          file=sys.stderr)
+    return 130
   if result.stopped_by is not None:
     return 128 + result.stopped_by
   return 0

@@ -8,8 +8,11 @@ from gan_jax import state as state_lib
 from gan_jax.step import make_train_step
 
 
-def setup(cfg: config.Config):
-  """Returns (strategy, compiled step, placed state, source, train root)."""
+def setup(cfg: config.Config, wrap=lambda step: step):
+  """Returns (strategy, compiled step, placed state, source, train root).
+
+  ``wrap`` is applied to the pure step before the strategy compiles it.
+  """
   source = data.build(cfg.data.name, cfg.seed)
   strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
   g, d = models.build(cfg.model, source.example_shape, strategy.axis_name)
@@ -20,17 +23,17 @@ def setup(cfg: config.Config):
                          keys.stream(root, keys.TRAIN), g, d, g_opt, d_opt,
                          latent_dim=cfg.model.latent_dim,
                          example=source.batch(0, 2))
-  step = strategy.compile(make_train_step(
+  step = strategy.compile(wrap(make_train_step(
       g, d, losses.LOSSES[cfg.loss], g_opt, d_opt,
-      latent_dim=cfg.model.latent_dim, n_critic=cfg.n_critic,
-      batch_axis=strategy.batch_axis))
+      latent_dim=cfg.model.latent_dim, latent_dist=cfg.model.latent_dist,
+      n_critic=cfg.n_critic, batch_axis=strategy.batch_axis)))
   return strategy, step, strategy.put_state(state), source, keys.copy(
       state.rng)
 
 
-def train_steps(cfg: config.Config, steps: int):
+def train_steps(cfg: config.Config, steps: int, wrap=lambda step: step):
   """Runs ``steps`` steps; returns (one copy of the state, last metrics)."""
-  strategy, step_fn, state, source, root = setup(cfg)
+  strategy, step_fn, state, source, root = setup(cfg, wrap)
   metrics = None
   for i in range(steps):
     real = np.stack([source.batch(i * cfg.n_critic + j, cfg.batch_size)

@@ -60,6 +60,8 @@ def test_missing_config_file(capsys, tmp_path):
       "def get_config():\n  c = Config()\n  c.steps = '10'\n  return c\n"),
      "steps='10' has the wrong type; expected int"),
     ("import no_such_module\n", "ModuleNotFoundError"),
+    ("def get_config():\n  raise RuntimeError('boom\\nsecond line')\n",
+     "get_config() failed: RuntimeError: boom"),
 ])
 def test_broken_config_file(capsys, tmp_path, body, message):
   path = tmp_path / "exp.py"
@@ -68,6 +70,14 @@ def test_broken_config_file(capsys, tmp_path, body, message):
                    str(tmp_path / "run"))
   assert code == 2 and len(err) == 1 and message in err[0], err
   assert not (tmp_path / "run").exists()
+
+
+def test_config_must_be_a_python_file(capsys, tmp_path):
+  path = tmp_path / "config.json"
+  path.write_text("{}")
+  code, err = _run(capsys, "--config", str(path), "--workdir",
+                   str(tmp_path / "run"))
+  assert code == 2 and len(err) == 1 and "not an experiment file" in err[0]
 
 
 def test_bad_config_leaves_an_existing_workdir_untouched(capsys, tmp_path):

@@ -24,7 +24,6 @@ def test_dcgan_shapes(resolution, channels):
   g_params, g_state = g.init(jax.random.key(1), z)
   x, _ = g.apply(g_params, g_state, z, True)
   assert x.shape == (2, resolution, resolution, channels)
-  assert float(jnp.max(jnp.abs(x))) <= 1.0
   d_params, d_state = d.init(jax.random.key(2), x)
   logits, _ = d.apply(d_params, d_state, x, True)
   assert logits.shape == (2,)

@@ -57,6 +57,21 @@ def test_a_run_can_continue_under_another_strategy(tiny_digits, tmp_path):
   assert not trees_differ(whole.state, moved.state, atol=1e-6)
 
 
+def test_rerun_after_a_crash_logs_each_step_once(tiny_digits, tmp_path):
+  """Records past the latest checkpoint, or a cut-short line, are dropped."""
+  metrics = tmp_path / "metrics.jsonl"
+  tmp_path.mkdir(exist_ok=True)
+  metrics.write_text('{"step": 2, "d_loss": 1.0}\n{"step": 4, "d_lo')
+  tiny_digits.steps = 4  # No checkpoint yet: the crash came before one.
+  run.train(tiny_digits, tmp_path, progress=False)
+  with metrics.open("a") as f:  # Killed after logging step 6, unsaved.
+    f.write('{"step": 6, "d_loss": 1.0}\n{"step": 8, "d_')
+  tiny_digits.steps = 8
+  run.train(tiny_digits, tmp_path, progress=False)
+  assert [r["step"] for r in _losses(tmp_path)] == [2, 4, 6, 8]
+  assert _losses(tmp_path)[1]["d_loss"] != 1.0
+
+
 def test_keeps_the_last_n_checkpoints(tiny_digits, tmp_path):
   tiny_digits.checkpoint_every, tiny_digits.keep_checkpoints = 2, 2
   run.train(tiny_digits, tmp_path, progress=False)

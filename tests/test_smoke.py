@@ -15,8 +15,7 @@ EXPERIMENTS = sorted((ROOT / "experiments").glob("*.py"))
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 def test_every_experiment_config_is_valid(path):
-  cfg = config.load(path)
-  assert cfg.steps >= 1
+  assert isinstance(config.load(path), config.Config)
 
 
 def test_digits_run_writes_everything(tmp_path):

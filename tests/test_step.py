@@ -7,9 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from gan_jax import config, data, keys, losses, models, optimizers
 from gan_jax import state as state_lib
+from gan_jax.models import Model
 from gan_jax.step import make_train_step
 from tests.helpers import train_steps, trees_differ
 
@@ -34,12 +36,13 @@ def _digits_step(cfg, g_opt=None, d_opt=None, n_critic=1):
   return step, state, {"x": real}
 
 
-def test_step_compiles_once(tiny_digits):
-  step, state, batch = _digits_step(tiny_digits)
-  traced = jax.jit(chex.assert_max_traces(step, n=1), donate_argnums=0)
-  for i in range(4):
-    state, metrics = traced(state, batch, jax.random.fold_in(
-        jax.random.key(7), i))
+@pytest.mark.parametrize("strategy", ["single", "mesh", "pmap"])
+def test_step_compiles_once_under_every_strategy(tiny_digits, strategy):
+  chex.clear_trace_counter()  # Counts are global, keyed by the function.
+  tiny_digits.parallel = strategy
+  tiny_digits.model.latent_dist = "uniform"
+  state, metrics = train_steps(
+      tiny_digits, 4, wrap=lambda step: chex.assert_max_traces(step, n=1))
   assert int(state.step) == 4
   assert all(np.isfinite(float(v)) for v in metrics.values())
   assert set(metrics) == {"d_loss", "d_real", "d_fake", "g_loss"}
@@ -61,6 +64,39 @@ def test_n_critic_discriminator_updates_per_generator_update(tiny_digits):
   state, _ = jax.jit(step)(state, batch, jax.random.key(0))
   assert int(state.d_opt_state[0].count) == 3
   assert int(state.g_opt_state[0].count) == 1
+
+
+def _recording(out_shape):
+  """A model whose state sums every input it sees in training mode."""
+
+  def init(key, x):
+    del key, x
+    return {"w": jnp.zeros(())}, {"seen": jnp.zeros(())}
+
+  def apply(params, state, x, train):
+    y = jnp.zeros((x.shape[0], *out_shape)) + params["w"] * x.mean()
+    if train:
+      state = {"seen": state["seen"] + jnp.sum(x)}
+    return y, state
+
+  return Model(init, apply)
+
+
+def test_each_critic_update_sees_its_own_real_batch():
+  """D's state sums what it saw: the three real batches (its fakes are 0)."""
+  g, d = _recording((2,)), _recording(())
+  opt = optax.sgd(0.1)
+  real = jax.random.normal(jax.random.key(0), (3, 8, 2))
+  state = state_lib.init(jax.random.key(1), jax.random.key(2), g, d, opt, opt,
+                         latent_dim=2, example=real[0])
+  step = make_train_step(g, d, losses.NON_SATURATING, opt, opt, latent_dim=2,
+                         n_critic=3)
+  state, _ = jax.jit(step)(state, {"x": real}, jax.random.key(3))
+  np.testing.assert_allclose(state.d_state["seen"], jnp.sum(real), rtol=1e-5)
+  assert float(jnp.abs(jnp.sum(real[0]) - jnp.sum(real))) > 1.0
+  # G's own update draws its noise from fold_in(key, n_critic).
+  z = jax.random.normal(jax.random.fold_in(jax.random.key(3), 3), (8, 2))
+  np.testing.assert_allclose(state.g_state["seen"], jnp.sum(z), rtol=1e-5)
 
 
 def test_each_player_has_its_own_optimizer(tiny_digits):
