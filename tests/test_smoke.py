@@ -31,7 +31,7 @@ def test_digits_run_writes_everything(tmp_path):
   for r in records:
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
       assert np.isfinite(r[key]), r
-  assert records[-1]["img_per_s"] > 0
+  assert records[-1]["img_per_s"] > 0  # Logged; speed itself is not tested.
   saved = json.loads((tmp_path / "config.json").read_text())
   assert saved["steps"] == 30 and saved["model"]["width"] == 8
   assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))

@@ -28,8 +28,8 @@ def build_dcgan(cfg: ModelConfig, data_shape: tuple[int, ...],
   if res not in (8, 16, 32, 64, 128):
     raise ConfigError(f"model.arch='dcgan' supports resolutions 8, 16, 32, "
                       f"64 and 128, but the data is {res}×{res}")
-  common = dict(width=cfg.width, momentum=cfg.bn_momentum,
-                axis_name=axis_name)
+  common = {"width": cfg.width, "momentum": cfg.bn_momentum,
+            "axis_name": axis_name}
   g = dcgan.Generator(resolution=res, channels=data_shape[2],
                       norm=cfg.g_norm, extra_layers=cfg.g_extra_layers,
                       **common)
@@ -41,8 +41,8 @@ def build_dcgan(cfg: ModelConfig, data_shape: tuple[int, ...],
 @ARCHITECTURES.register("mlp")
 def build_mlp(cfg: ModelConfig, data_shape: tuple[int, ...],
               axis_name: str | None = None) -> tuple[Model, Model]:
-  common = dict(hidden=cfg.hidden, depth=cfg.depth, momentum=cfg.bn_momentum,
-                axis_name=axis_name)
+  common = {"hidden": cfg.hidden, "depth": cfg.depth,
+            "momentum": cfg.bn_momentum, "axis_name": axis_name}
   g = mlp.Generator(out_shape=tuple(data_shape), norm=cfg.g_norm, **common)
   d = mlp.Discriminator(norm=cfg.d_norm, **common)
   return from_linen(g), from_linen(d)
