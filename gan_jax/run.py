@@ -10,7 +10,9 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -66,12 +68,24 @@ def _say(message: str) -> None:
   tqdm.write(message, file=sys.stderr)
 
 
-def train(cfg: config_lib.Config, workdir: str | Path, *,
-          progress: bool = True) -> RunResult:
-  """Trains ``cfg`` in ``workdir``, resuming from its latest checkpoint."""
-  # 1. Everything that depends on the input, before anything is written.
+@dataclasses.dataclass
+class Assembly:
+  """Everything a run is built from, before anything touches the workdir."""
+
+  source: data.Source
+  strategy: Any
+  generator: models.Model
+  train_step: Callable  # Pure; ``strategy.compile`` compiles it.
+  state: state_lib.GANState  # Initial, one copy.
+  root: jax.Array  # The run's root key.
+
+
+def assemble(cfg: config_lib.Config) -> Assembly:
+  """Validates ``cfg`` and builds data, strategy, models, step and state.
+
+  Raises ConfigError for anything wrong with the input; writes nothing.
+  """
   cfg = config_lib.validate(cfg)
-  workdir = Path(workdir)
   source = data.build(cfg.data.name, cfg.seed)
   if hasattr(source, "__len__") and cfg.batch_size > len(source):
     raise ConfigError(f"batch_size={cfg.batch_size} exceeds the "
@@ -80,18 +94,32 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
   strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
   generator, discriminator = models.build(cfg.model, source.example_shape,
                                           strategy.axis_name)
-  _check_resumable(workdir, cfg)
-  loss = losses.LOSSES[cfg.loss]
   g_opt = optimizers.build(cfg.g_optimizer)
   d_opt = optimizers.build(cfg.d_optimizer)
-
-  # 2. The initial state, then the latest checkpoint if there is one.
   root = keys.root(cfg.seed)
   state = state_lib.init(
       keys.stream(root, keys.INIT), keys.stream(root, keys.TRAIN),
       generator, discriminator, g_opt, d_opt,
       latent_dim=cfg.model.latent_dim,
       example=np.asarray(source.batch(0, 2)))
+  train_step = make_train_step(
+      generator, discriminator, losses.LOSSES[cfg.loss], g_opt, d_opt,
+      latent_dim=cfg.model.latent_dim, latent_dist=cfg.model.latent_dist,
+      n_critic=cfg.n_critic, batch_axis=strategy.batch_axis)
+  return Assembly(source, strategy, generator, train_step, state, root)
+
+
+def train(cfg: config_lib.Config, workdir: str | Path, *,
+          progress: bool = True) -> RunResult:
+  """Trains ``cfg`` in ``workdir``, resuming from its latest checkpoint."""
+  # 1. Everything that depends on the input, before anything is written.
+  parts = assemble(cfg)
+  workdir = Path(workdir)
+  _check_resumable(workdir, cfg)
+  source, strategy, state, root = (parts.source, parts.strategy, parts.state,
+                                   parts.root)
+
+  # 2. The initial state, then the latest checkpoint if there is one.
   workdir.mkdir(parents=True, exist_ok=True)
   checkpoints = Checkpointer(workdir / "checkpoints",
                              keep=cfg.keep_checkpoints)
@@ -111,11 +139,8 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
     return RunResult(state=state, step=start, workdir=workdir)
 
   # 3. Train.
-  step_fn = strategy.compile(make_train_step(
-      generator, discriminator, loss, g_opt, d_opt,
-      latent_dim=cfg.model.latent_dim, latent_dist=cfg.model.latent_dist,
-      n_critic=cfg.n_critic, batch_axis=strategy.batch_axis))
-  samples = SampleWriter(workdir, source, generator,
+  step_fn = strategy.compile(parts.train_step)
+  samples = SampleWriter(workdir, source, parts.generator,
                          latent_dist=cfg.model.latent_dist,
                          latent_dim=cfg.model.latent_dim,
                          key=keys.stream(root, keys.SAMPLES))

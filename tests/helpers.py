@@ -3,32 +3,19 @@
 import jax
 import numpy as np
 
-from gan_jax import config, data, keys, losses, models, optimizers, parallel
-from gan_jax import state as state_lib
-from gan_jax.step import make_train_step
+from gan_jax import config, keys, run
 
 
 def setup(cfg: config.Config, wrap=lambda step: step):
-  """Returns (strategy, compiled step, placed state, source, train root).
-
-  ``wrap`` is applied to the pure step before the strategy compiles it.
+  """Returns (strategy, compiled step, placed state, source, train root),
+  assembled as the runner does; ``wrap`` is applied to the pure step before
+  the strategy compiles it.
   """
-  source = data.build(cfg.data.name, cfg.seed)
-  strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
-  g, d = models.build(cfg.model, source.example_shape, strategy.axis_name)
-  g_opt = optimizers.build(cfg.g_optimizer)
-  d_opt = optimizers.build(cfg.d_optimizer)
-  root = keys.root(cfg.seed)
-  state = state_lib.init(keys.stream(root, keys.INIT),
-                         keys.stream(root, keys.TRAIN), g, d, g_opt, d_opt,
-                         latent_dim=cfg.model.latent_dim,
-                         example=source.batch(0, 2))
-  step = strategy.compile(wrap(make_train_step(
-      g, d, losses.LOSSES[cfg.loss], g_opt, d_opt,
-      latent_dim=cfg.model.latent_dim, latent_dist=cfg.model.latent_dist,
-      n_critic=cfg.n_critic, batch_axis=strategy.batch_axis)))
-  return strategy, step, strategy.put_state(state), source, keys.copy(
-      state.rng)
+  parts = run.assemble(cfg)
+  strategy = parts.strategy
+  return (strategy, strategy.compile(wrap(parts.train_step)),
+          strategy.put_state(parts.state), parts.source,
+          keys.copy(parts.state.rng))
 
 
 def train_steps(cfg: config.Config, steps: int, wrap=lambda step: step):
