@@ -1,10 +1,16 @@
-"""Test setup: four virtual CPU devices, set before JAX is imported."""
+"""Test setup: four virtual CPU devices, set before JAX is imported, and a
+fresh cache, so converted weights and trained classifiers are made anew."""
 
 import os
+import tempfile
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                           " --xla_force_host_platform_device_count=4").strip()
+os.environ["XLA_FLAGS"] = (
+  os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault(
+  "GAN_JAX_CACHE", tempfile.mkdtemp(prefix="gan_jax_cache_")
+)
 
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 

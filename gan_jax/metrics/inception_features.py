@@ -1,0 +1,92 @@
+"""Inception features of uint8 images, in batches, sharded over devices.
+
+Images are ``(N, H, W, C)`` uint8 with C = 1 or 3 (grey is repeated to RGB),
+resized to 299×299 (:mod:`gan_jax.metrics.resize`), scaled as
+``(x − 128) / 128`` and passed through the FID Inception. Every call runs on
+the same padded batch shape, so the network compiles once. With several
+devices the batch is split over a one-axis mesh.
+"""
+
+from collections.abc import Iterable, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from gan_jax.metrics import inception, inception_weights, resize
+
+SIZE = 299
+
+
+def to_uint8(samples: np.ndarray) -> np.ndarray:
+  """Generator output in [-1, 1] -> uint8, rounded as saved images are."""
+  scaled = (np.asarray(samples, np.float32) + 1.0) * 127.5
+  return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+class InceptionFeatures:
+  """``extractor(images) -> {"pool3": (N, 2048), "logits": (N, 1008)}``."""
+
+  def __init__(
+    self,
+    batch_size: int = 50,
+    with_logits: bool = False,
+    resize_mode: str = "tf_bilinear",
+    precision=None,
+    devices=None,
+  ):
+    if resize_mode not in resize.MODES:
+      raise ValueError(f"resize mode {resize_mode!r} not in {resize.MODES}")
+    devices = list(devices or jax.devices())
+    self.batch_size = -(-batch_size // len(devices)) * len(devices)
+    self.with_logits = with_logits
+    self.resize_mode = resize_mode
+    net = inception.InceptionV3(with_logits, precision)
+    params = inception_weights.load(with_logits)
+    mesh = Mesh(np.array(devices), ("data",))
+    self._batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
+    self._params = jax.device_put(params, NamedSharding(mesh, PartitionSpec()))
+
+    def extract(params, images):
+      x = images.astype(jnp.float32)
+      if x.shape[-1] == 1:
+        x = jnp.repeat(x, 3, axis=-1)
+      x = resize.resize(x, SIZE, resize_mode)
+      x = (x - 128.0) / 128.0
+      return net.apply({"params": params}, x)
+
+    self._extract = jax.jit(extract)
+
+  def _run(self, images: np.ndarray):
+    n = len(images)
+    padded = np.zeros((self.batch_size, *images.shape[1:]), np.uint8)
+    padded[:n] = images
+    batch = jax.device_put(padded, self._batch_sharding)
+    pool3, logits = self._extract(self._params, batch)
+    pool3 = np.asarray(pool3)[:n]
+    logits = None if logits is None else np.asarray(logits)[:n]
+    return pool3, logits
+
+  def batches(self, images: Iterable[np.ndarray]) -> Iterator[dict]:
+    """Features of each incoming uint8 batch, re-chunked to ``batch_size``."""
+    for chunk in images:
+      chunk = _check(chunk)
+      for start in range(0, len(chunk), self.batch_size):
+        pool3, logits = self._run(chunk[start : start + self.batch_size])
+        yield {"pool3": pool3} | (
+          {"logits": logits} if self.with_logits else {}
+        )
+
+  def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+    parts = list(self.batches([images]))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _check(images) -> np.ndarray:
+  images = np.asarray(images)
+  if images.dtype != np.uint8:
+    raise ValueError(f"images must be uint8, got {images.dtype}")
+  if images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise ValueError(f"images must be (N, H, W, 1 or 3), got {images.shape}")
+  return images
