@@ -16,12 +16,14 @@ from gan_jax.models import Model
 # A loss: one-sided label smoothing (Salimans et al. 2016), real target 0.9.
 def smoothed_discriminator(real, fake):
   """L_D = E[0.9 softplus(-r) + 0.1 softplus(r)] + E[softplus(f)]."""
-  return (jnp.mean(0.9 * jax.nn.softplus(-real) + 0.1 * jax.nn.softplus(real))
-          + jnp.mean(jax.nn.softplus(fake)))
+  return jnp.mean(
+    0.9 * jax.nn.softplus(-real) + 0.1 * jax.nn.softplus(real)
+  ) + jnp.mean(jax.nn.softplus(fake))
 
 
 losses.LOSSES.register("smoothed")(
-    losses.GanLoss(smoothed_discriminator, losses.non_saturating_generator))
+  losses.GanLoss(smoothed_discriminator, losses.non_saturating_generator)
+)
 
 
 # A model in plain JAX: an MLP as an (init, apply) pair.
@@ -29,8 +31,10 @@ def mlp(sizes: list[int], out_shape: tuple[int, ...]) -> Model:
   def init(key, x):
     del x
     keys = jax.random.split(key, len(sizes) - 1)
-    return [(jax.random.normal(k, (m, n)) / math.sqrt(m), jnp.zeros(n))
-            for k, m, n in zip(keys, sizes[:-1], sizes[1:])], {}
+    return [
+      (jax.random.normal(k, (m, n)) / math.sqrt(m), jnp.zeros(n))
+      for k, m, n in zip(keys, sizes[:-1], sizes[1:])
+    ], {}
 
   def apply(params, state, x, train):
     del train
@@ -48,8 +52,10 @@ def plain_mlp(cfg, data_shape, axis_name=None):
   del axis_name  # No BatchNorm, so nothing to average across devices.
   size = math.prod(data_shape)
   hidden = [cfg.hidden] * cfg.depth
-  return (mlp([cfg.latent_dim, *hidden, size], data_shape),
-          mlp([size, *hidden, 1], ()))
+  return (
+    mlp([cfg.latent_dim, *hidden, size], data_shape),
+    mlp([size, *hidden, 1], ()),
+  )
 
 
 def get_config() -> Config:

@@ -22,7 +22,8 @@ class Checkpointer:
   def __init__(self, directory: str | Path, *, keep: int):
     self.directory = Path(directory).absolute()
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep, enable_async_checkpointing=True, create=True)
+      max_to_keep=keep, enable_async_checkpointing=True, create=True
+    )
     self._manager = ocp.CheckpointManager(self.directory, options=options)
 
   def latest_step(self) -> int | None:
@@ -35,15 +36,21 @@ class Checkpointer:
     may donate ``state`` to the next step at once.
     """
     self._manager.save(
-        step, force=True,
-        args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                record=ocp.args.JsonSave(record)))
+      step,
+      force=True,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)
+      ),
+    )
 
   def restore(self, step: int, like: Any) -> tuple[Any, dict[str, Any]]:
     """Restores the state at ``step`` into the structure and placement of ``like``."""
     restored = self._manager.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(like),
-                                      record=ocp.args.JsonRestore()))
+      step,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(like), record=ocp.args.JsonRestore()
+      ),
+    )
     return restored.state, restored.record
 
   def path(self, step: int) -> Path:

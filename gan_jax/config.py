@@ -70,9 +70,11 @@ class Config:
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
   model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
   g_optimizer: OptimizerConfig = dataclasses.field(
-      default_factory=OptimizerConfig)
+    default_factory=OptimizerConfig
+  )
   d_optimizer: OptimizerConfig = dataclasses.field(
-      default_factory=OptimizerConfig)
+    default_factory=OptimizerConfig
+  )
   loss: str = "non_saturating"
   seed: int = 0
   steps: int = 1000
@@ -92,10 +94,17 @@ class Config:
 # Keys that may change between a run and its resumption. Checkpoints hold
 # one copy of the state whatever the strategy, so a run may continue on
 # other devices (equal up to the order of sums, not bitwise).
-RESUMABLE_CHANGES = frozenset({
-    "steps", "log_every", "sample_every", "checkpoint_every",
-    "keep_checkpoints", "parallel", "num_devices",
-})
+RESUMABLE_CHANGES = frozenset(
+  {
+    "steps",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "parallel",
+    "num_devices",
+  }
+)
 
 
 def to_dict(cfg: Config) -> dict[str, Any]:
@@ -124,8 +133,10 @@ def _parse_value(key: str, text: str, typ: Any) -> Any:
   if typing.get_origin(typ) is Literal:
     allowed = typing.get_args(typ)
     if text not in allowed:
-      raise ConfigError(f"{key}={text!r} is not allowed; choose one of "
-                        f"{', '.join(map(str, allowed))}")
+      raise ConfigError(
+        f"{key}={text!r} is not allowed; choose one of "
+        f"{', '.join(map(str, allowed))}"
+      )
     return text
   if typ is bool:
     low = text.lower()
@@ -151,8 +162,11 @@ def _parse_value(key: str, text: str, typ: Any) -> Any:
 
 def _unknown_key(key: str, known: list[str]) -> ConfigError:
   close = difflib.get_close_matches(key, known, n=1)
-  hint = f"; did you mean {close[0]!r}?" if close else (
-      f"; known keys: {', '.join(sorted(known))}")
+  hint = (
+    f"; did you mean {close[0]!r}?"
+    if close
+    else (f"; known keys: {', '.join(sorted(known))}")
+  )
   return ConfigError(f"unknown config key {key!r}{hint}")
 
 
@@ -163,8 +177,9 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
   for item in overrides:
     key, sep, text = item.partition("=")
     if not sep or not key:
-      raise ConfigError(f"override {item!r} is not of the form key=value, "
-                        "e.g. steps=200")
+      raise ConfigError(
+        f"override {item!r} is not of the form key=value, e.g. steps=200"
+      )
     key = key.strip()
     if key not in known:
       raise _unknown_key(key, known)
@@ -214,8 +229,9 @@ def _check_types(node: Any, prefix: str = "") -> None:
     key = prefix + f.name
     if dataclasses.is_dataclass(typ):
       if not isinstance(value, typ):
-        raise ConfigError(f"{key} must be a {typ.__name__}, got "
-                          f"{type(value).__name__}")
+        raise ConfigError(
+          f"{key} must be a {typ.__name__}, got {type(value).__name__}"
+        )
       _check_types(value, key + ".")
       continue
     if typing.get_origin(typ) is Literal:
@@ -227,8 +243,9 @@ def _check_types(node: Any, prefix: str = "") -> None:
     else:
       ok = isinstance(value, typ)
     if not ok:
-      raise ConfigError(f"{key}={value!r} has the wrong type; expected "
-                        f"{_type_name(typ)}")
+      raise ConfigError(
+        f"{key}={value!r} has the wrong type; expected {_type_name(typ)}"
+      )
 
 
 def _require(ok: bool, message: str) -> None:
@@ -242,36 +259,57 @@ def validate(cfg: Config) -> Config:
   from gan_jax import data, losses, models, optimizers  # pylint: disable=g-import-not-at-top
 
   _check_types(cfg)
-  for key, registry in (("data.name", data.SOURCES),
-                        ("model.arch", models.ARCHITECTURES),
-                        ("loss", losses.LOSSES),
-                        ("g_optimizer.name", optimizers.OPTIMIZERS),
-                        ("d_optimizer.name", optimizers.OPTIMIZERS)):
+  for key, registry in (
+    ("data.name", data.SOURCES),
+    ("model.arch", models.ARCHITECTURES),
+    ("loss", losses.LOSSES),
+    ("g_optimizer.name", optimizers.OPTIMIZERS),
+    ("d_optimizer.name", optimizers.OPTIMIZERS),
+  ):
     value = flatten(to_dict(cfg))[key]
-    _require(value in registry,
-             f"{key}={value!r} is not registered; choose one of "
-             f"{', '.join(sorted(registry))} or register your own")
-  positive = ("steps", "batch_size", "n_critic", "log_every", "sample_every",
-              "checkpoint_every", "keep_checkpoints", "model.latent_dim",
-              "model.width", "model.hidden", "model.depth")
+    _require(
+      value in registry,
+      f"{key}={value!r} is not registered; choose one of "
+      f"{', '.join(sorted(registry))} or register your own",
+    )
+  positive = (
+    "steps",
+    "batch_size",
+    "n_critic",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "model.latent_dim",
+    "model.width",
+    "model.hidden",
+    "model.depth",
+  )
   flat = flatten(to_dict(cfg))
   for key in positive:
     _require(flat[key] >= 1, f"{key}={flat[key]} must be at least 1")
   for key in ("model.g_extra_layers", "model.d_extra_layers"):
     _require(flat[key] >= 0, f"{key}={flat[key]} must be 0 or more")
-  _require(cfg.num_devices >= 0,
-           f"num_devices={cfg.num_devices} must be 0 (all) or a count")
-  _require(0 <= cfg.seed < 2**32,
-           f"seed={cfg.seed} must be in [0, 2**32)")
-  _require(0.0 <= cfg.model.bn_momentum < 1.0,
-           f"model.bn_momentum={cfg.model.bn_momentum} must be in [0, 1)")
+  _require(
+    cfg.num_devices >= 0,
+    f"num_devices={cfg.num_devices} must be 0 (all) or a count",
+  )
+  _require(0 <= cfg.seed < 2**32, f"seed={cfg.seed} must be in [0, 2**32)")
+  _require(
+    0.0 <= cfg.model.bn_momentum < 1.0,
+    f"model.bn_momentum={cfg.model.bn_momentum} must be in [0, 1)",
+  )
   for name in ("g_optimizer", "d_optimizer"):
     opt = getattr(cfg, name)
-    _require(opt.lr > 0 and math.isfinite(opt.lr),
-             f"{name}.lr={opt.lr} must be a positive number")
+    _require(
+      opt.lr > 0 and math.isfinite(opt.lr),
+      f"{name}.lr={opt.lr} must be a positive number",
+    )
     for b in ("b1", "b2"):
-      _require(0.0 <= getattr(opt, b) < 1.0,
-               f"{name}.{b}={getattr(opt, b)} must be in [0, 1)")
+      _require(
+        0.0 <= getattr(opt, b) < 1.0,
+        f"{name}.{b}={getattr(opt, b)} must be in [0, 1)",
+      )
   return cfg
 
 
@@ -282,13 +320,17 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
   """Loads ``get_config()`` from an experiment file, overrides, validates."""
   path = Path(path)
   if not path.is_file():
-    raise ConfigError(f"config file {str(path)!r} does not exist; pass an "
-                      "experiment file such as experiments/dcgan_digits.py")
+    raise ConfigError(
+      f"config file {str(path)!r} does not exist; pass an "
+      "experiment file such as experiments/dcgan_digits.py"
+    )
   module = import_experiment(path)
   get_config = getattr(module, "get_config", None)
   if not callable(get_config):
-    raise ConfigError(f"{path} defines no get_config(); add one that returns "
-                      "a gan_jax.config.Config")
+    raise ConfigError(
+      f"{path} defines no get_config(); add one that returns "
+      "a gan_jax.config.Config"
+    )
   try:
     cfg = get_config()
   except ConfigError:
@@ -296,8 +338,10 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
   except Exception as e:  # noqa: BLE001  (any error in user code)
     raise _failed(path, "get_config() failed", e) from None
   if not isinstance(cfg, Config):
-    raise ConfigError(f"{path}: get_config() returned "
-                      f"{type(cfg).__name__}, not a gan_jax.config.Config")
+    raise ConfigError(
+      f"{path}: get_config() returned "
+      f"{type(cfg).__name__}, not a gan_jax.config.Config"
+    )
   return validate(apply_overrides(cfg, list(overrides)))
 
 
@@ -312,8 +356,10 @@ def import_experiment(path: Path) -> types.ModuleType:
     return sys.modules[name]
   spec = importlib.util.spec_from_file_location(name, path)
   if path.suffix != ".py" or spec is None:
-    raise ConfigError(f"{path} is not an experiment file; pass a Python file "
-                      "with get_config(), such as experiments/dcgan_digits.py")
+    raise ConfigError(
+      f"{path} is not an experiment file; pass a Python file "
+      "with get_config(), such as experiments/dcgan_digits.py"
+    )
   module = importlib.util.module_from_spec(spec)
   sys.modules[name] = module
   try:

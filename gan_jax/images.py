@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 
 
-def grid(images: np.ndarray, cols: int | None = None,
-         min_size: int = 32, pad: int = 1) -> np.ndarray:
+def grid(
+  images: np.ndarray, cols: int | None = None, min_size: int = 32, pad: int = 1
+) -> np.ndarray:
   """Tiles N×H×W×C images in [-1, 1] into one uint8 picture.
 
   Images smaller than ``min_size`` are enlarged by pixel repetition so that
@@ -21,12 +22,13 @@ def grid(images: np.ndarray, cols: int | None = None,
   pixels = np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
   pixels = pixels.repeat(scale, axis=1).repeat(scale, axis=2)
   h, w = h * scale, w * scale
-  out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255,
-                np.uint8)
+  out = np.full(
+    (rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8
+  )
   for i in range(n):
     r, q = divmod(i, cols)
     y, x = pad + r * (h + pad), pad + q * (w + pad)
-    out[y:y + h, x:x + w] = pixels[i]
+    out[y : y + h, x : x + w] = pixels[i]
   return out
 
 
@@ -38,18 +40,20 @@ def save_png(path: Path, image: np.ndarray) -> None:
   Image.fromarray(image).save(path)
 
 
-def scatter_png(path: Path, real: np.ndarray, fake: np.ndarray,
-                title: str) -> np.ndarray:
+def scatter_png(
+  path: Path, real: np.ndarray, fake: np.ndarray, title: str
+) -> np.ndarray:
   """Saves a scatter plot of real vs generated 2-D points; returns its pixels."""
   import matplotlib  # pylint: disable=g-import-not-at-top
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
   fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-  ax.scatter(real[:, 0], real[:, 1], s=4, c="tab:blue", alpha=0.5,
-             label="real")
-  ax.scatter(fake[:, 0], fake[:, 1], s=4, c="tab:orange", alpha=0.5,
-             label="generated")
+  ax.scatter(real[:, 0], real[:, 1], s=4, c="tab:blue", alpha=0.5, label="real")
+  ax.scatter(
+    fake[:, 0], fake[:, 1], s=4, c="tab:orange", alpha=0.5, label="generated"
+  )
   lim = 1.3 * float(np.max(np.abs(real)))
   ax.set_xlim(-lim, lim)
   ax.set_ylim(-lim, lim)

@@ -26,5 +26,6 @@ def step_key(train_root: jax.Array, step) -> jax.Array:
 
 def copy(key: jax.Array) -> jax.Array:
   """An independent copy of a typed key, safe to keep when ``key`` is donated."""
-  return jax.random.wrap_key_data(jax.device_get(jax.random.key_data(key)),
-                                  impl=jax.random.key_impl(key))
+  return jax.random.wrap_key_data(
+    jax.device_get(jax.random.key_data(key)), impl=jax.random.key_impl(key)
+  )

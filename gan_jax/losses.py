@@ -88,12 +88,17 @@ def least_squares_generator(fake: Array) -> Array:
 
 
 NON_SATURATING = LOSSES.register("non_saturating")(
-    GanLoss(bce_discriminator, non_saturating_generator))
+  GanLoss(bce_discriminator, non_saturating_generator)
+)
 MINIMAX = LOSSES.register("minimax")(
-    GanLoss(bce_discriminator, minimax_generator))
+  GanLoss(bce_discriminator, minimax_generator)
+)
 HINGE = LOSSES.register("hinge")(
-    GanLoss(hinge_discriminator, negative_critic_generator))
+  GanLoss(hinge_discriminator, negative_critic_generator)
+)
 WASSERSTEIN = LOSSES.register("wasserstein")(
-    GanLoss(wasserstein_discriminator, negative_critic_generator))
+  GanLoss(wasserstein_discriminator, negative_critic_generator)
+)
 LEAST_SQUARES = LOSSES.register("least_squares")(
-    GanLoss(least_squares_discriminator, least_squares_generator))
+  GanLoss(least_squares_discriminator, least_squares_generator)
+)

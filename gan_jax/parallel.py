@@ -39,13 +39,15 @@ class BatchAxis(NamedTuple):
   per-shard values.
   """
 
-  draw: Callable[[Callable[[jax.Array, int], jax.Array], jax.Array, int],
-                 jax.Array]
+  draw: Callable[
+    [Callable[[jax.Array, int], jax.Array], jax.Array, int], jax.Array
+  ]
   mean: Callable[[PyTree], PyTree]
 
 
-LOCAL = BatchAxis(draw=lambda sample, key, n: sample(key, n),
-                  mean=lambda tree: tree)
+LOCAL = BatchAxis(
+  draw=lambda sample, key, n: sample(key, n), mean=lambda tree: tree
+)
 
 
 def _devices(num_devices: int) -> list[jax.Device]:
@@ -53,9 +55,10 @@ def _devices(num_devices: int) -> list[jax.Device]:
   n = num_devices or len(devices)
   if n > len(devices):
     raise ConfigError(
-        f"num_devices={n} but only {len(devices)} {devices[0].platform} "
-        "device(s) are visible; lower num_devices (on CPU, set XLA_FLAGS="
-        f"--xla_force_host_platform_device_count={n} to simulate more)")
+      f"num_devices={n} but only {len(devices)} {devices[0].platform} "
+      "device(s) are visible; lower num_devices (on CPU, set XLA_FLAGS="
+      f"--xla_force_host_platform_device_count={n} to simulate more)"
+    )
   return devices[:n]
 
 
@@ -68,8 +71,10 @@ class Single:
   def __init__(self, num_devices: int = 0, batch_size: int = 1):
     del batch_size
     if num_devices > 1:
-      raise ConfigError(f"num_devices={num_devices} needs parallel=mesh or "
-                        "parallel=pmap; parallel=single uses one device")
+      raise ConfigError(
+        f"num_devices={num_devices} needs parallel=mesh or "
+        "parallel=pmap; parallel=single uses one device"
+      )
     self.device = jax.local_devices()[0]
     self.num_devices = 1
 
@@ -91,8 +96,10 @@ class Single:
 
 def _check_divisible(batch_size: int, n: int) -> None:
   if batch_size % n:
-    raise ConfigError(f"batch_size={batch_size} does not split evenly over "
-                      f"{n} devices; use a multiple of {n}")
+    raise ConfigError(
+      f"batch_size={batch_size} does not split evenly over "
+      f"{n} devices; use a multiple of {n}"
+    )
 
 
 class MeshDataParallel:
@@ -110,15 +117,19 @@ class MeshDataParallel:
     self.batch_sharding = NamedSharding(self.mesh, P(None, DATA))
     rows = NamedSharding(self.mesh, P(DATA))
     self.batch_axis = BatchAxis(
-        draw=lambda sample, key, n: jax.lax.with_sharding_constraint(
-            sample(key, n), rows),
-        mean=lambda tree: tree)
+      draw=lambda sample, key, n: jax.lax.with_sharding_constraint(
+        sample(key, n), rows
+      ),
+      mean=lambda tree: tree,
+    )
 
   def compile(self, step: Callable) -> Callable:
-    return jax.jit(step, donate_argnums=0,
-                   in_shardings=(self.replicated, self.batch_sharding,
-                                 self.replicated),
-                   out_shardings=(self.replicated, self.replicated))
+    return jax.jit(
+      step,
+      donate_argnums=0,
+      in_shardings=(self.replicated, self.batch_sharding, self.replicated),
+      out_shardings=(self.replicated, self.replicated),
+    )
 
   def put_state(self, state: PyTree) -> PyTree:
     return jax.device_put(state, self.replicated)
@@ -149,11 +160,17 @@ class Pmap:
       return jax.lax.dynamic_slice_in_dim(everything, start, rows, axis=0)
 
     self.batch_axis = BatchAxis(
-        draw=draw, mean=lambda tree: jax.lax.pmean(tree, DATA))
+      draw=draw, mean=lambda tree: jax.lax.pmean(tree, DATA)
+    )
 
   def compile(self, step: Callable) -> Callable:
-    return jax.pmap(step, axis_name=DATA, in_axes=(0, 0, None),
-                    donate_argnums=0, devices=self.devices)
+    return jax.pmap(
+      step,
+      axis_name=DATA,
+      in_axes=(0, 0, None),
+      donate_argnums=0,
+      devices=self.devices,
+    )
 
   def put_state(self, state: PyTree) -> PyTree:
     """One copy per device, stacked on a leading axis split over devices.
@@ -164,8 +181,9 @@ class Pmap:
     n = self.num_devices
     stacked = NamedSharding(Mesh(np.asarray(self.devices), (DATA,)), P(DATA))
     return jax.tree.map(
-        lambda x: jax.device_put(jnp.broadcast_to(x, (n, *x.shape)), stacked),
-        state)
+      lambda x: jax.device_put(jnp.broadcast_to(x, (n, *x.shape)), stacked),
+      state,
+    )
 
   def put_batch(self, batch: PyTree) -> PyTree:
     n = self.num_devices

@@ -23,4 +23,5 @@ class Registry(dict):
         raise ValueError(f"{self.kind} {name!r} is already registered")
       self[name] = obj
       return obj
+
     return add

@@ -35,7 +35,9 @@ class RunResult:
   step: int
   workdir: Path
   stopped_by: int | None = None  # The signal that stopped the run early.
-  images_per_second: float | None = None  # Real images shown to D, after compile.
+  images_per_second: float | None = (
+    None  # Real images shown to D, after compile.
+  )
 
 
 def _check_resumable(workdir: Path, cfg: config_lib.Config) -> None:
@@ -45,17 +47,19 @@ def _check_resumable(workdir: Path, cfg: config_lib.Config) -> None:
   try:
     saved = config_lib.flatten(json.loads(saved_path.read_text()))
   except (ValueError, AttributeError):
-    raise ConfigError(f"{saved_path} is not valid JSON; restore it or choose "
-                      "a new --workdir") from None
+    raise ConfigError(
+      f"{saved_path} is not valid JSON; restore it or choose a new --workdir"
+    ) from None
   now = config_lib.flatten(config_lib.to_dict(cfg))
   for key in sorted(set(saved) | set(now)):
     if key in config_lib.RESUMABLE_CHANGES:
       continue
     if saved.get(key) != now.get(key):
       raise ConfigError(
-          f"{workdir} holds a run made with {key}={saved.get(key)!r}, but "
-          f"this config has {key}={now.get(key)!r}; continue it with the "
-          "same config or choose a new --workdir")
+        f"{workdir} holds a run made with {key}={saved.get(key)!r}, but "
+        f"this config has {key}={now.get(key)!r}; continue it with the "
+        "same config or choose a new --workdir"
+      )
 
 
 def _write_text_atomically(path: Path, text: str) -> None:
@@ -88,74 +92,105 @@ def assemble(cfg: config_lib.Config) -> Assembly:
   cfg = config_lib.validate(cfg)
   source = data.build(cfg.data.name, cfg.seed)
   if hasattr(source, "__len__") and cfg.batch_size > len(source):
-    raise ConfigError(f"batch_size={cfg.batch_size} exceeds the "
-                      f"{len(source)} examples of data.name="
-                      f"{cfg.data.name!r}; use a smaller batch_size")
+    raise ConfigError(
+      f"batch_size={cfg.batch_size} exceeds the "
+      f"{len(source)} examples of data.name="
+      f"{cfg.data.name!r}; use a smaller batch_size"
+    )
   strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
-  generator, discriminator = models.build(cfg.model, source.example_shape,
-                                          strategy.axis_name)
+  generator, discriminator = models.build(
+    cfg.model, source.example_shape, strategy.axis_name
+  )
   g_opt = optimizers.build(cfg.g_optimizer)
   d_opt = optimizers.build(cfg.d_optimizer)
   root = keys.root(cfg.seed)
   state = state_lib.init(
-      keys.stream(root, keys.INIT), keys.stream(root, keys.TRAIN),
-      generator, discriminator, g_opt, d_opt,
-      latent_dim=cfg.model.latent_dim,
-      example=np.asarray(source.batch(0, 2)))
+    keys.stream(root, keys.INIT),
+    keys.stream(root, keys.TRAIN),
+    generator,
+    discriminator,
+    g_opt,
+    d_opt,
+    latent_dim=cfg.model.latent_dim,
+    example=np.asarray(source.batch(0, 2)),
+  )
   train_step = make_train_step(
-      generator, discriminator, losses.LOSSES[cfg.loss], g_opt, d_opt,
-      latent_dim=cfg.model.latent_dim, latent_dist=cfg.model.latent_dist,
-      n_critic=cfg.n_critic, batch_axis=strategy.batch_axis)
+    generator,
+    discriminator,
+    losses.LOSSES[cfg.loss],
+    g_opt,
+    d_opt,
+    latent_dim=cfg.model.latent_dim,
+    latent_dist=cfg.model.latent_dist,
+    n_critic=cfg.n_critic,
+    batch_axis=strategy.batch_axis,
+  )
   return Assembly(source, strategy, generator, train_step, state, root)
 
 
-def train(cfg: config_lib.Config, workdir: str | Path, *,
-          progress: bool = True) -> RunResult:
+def train(
+  cfg: config_lib.Config, workdir: str | Path, *, progress: bool = True
+) -> RunResult:
   """Trains ``cfg`` in ``workdir``, resuming from its latest checkpoint."""
   # 1. Everything that depends on the input, before anything is written.
   parts = assemble(cfg)
   workdir = Path(workdir)
   _check_resumable(workdir, cfg)
-  source, strategy, state, root = (parts.source, parts.strategy, parts.state,
-                                   parts.root)
+  source, strategy, state, root = (
+    parts.source,
+    parts.strategy,
+    parts.state,
+    parts.root,
+  )
 
   # 2. The initial state, then the latest checkpoint if there is one.
   workdir.mkdir(parents=True, exist_ok=True)
-  checkpoints = Checkpointer(workdir / "checkpoints",
-                             keep=cfg.keep_checkpoints)
+  checkpoints = Checkpointer(workdir / "checkpoints", keep=cfg.keep_checkpoints)
   position = 0
   latest = checkpoints.latest_step()
   if latest is not None:
     state, record = checkpoints.restore(latest, state)
     position = int(record["data_position"])
-    _say(f"Resuming {workdir} from step {latest} "
-         f"({checkpoints.path(latest)})")
+    _say(f"Resuming {workdir} from step {latest} ({checkpoints.path(latest)})")
   _write_text_atomically(workdir / "config.json", config_lib.dumps(cfg))
   start = int(state.step)
   if start >= cfg.steps:
     checkpoints.close()
-    _say(f"{workdir} is already at step {start} of {cfg.steps}; "
-         "nothing to do (raise steps=... to train on)")
+    _say(
+      f"{workdir} is already at step {start} of {cfg.steps}; "
+      "nothing to do (raise steps=... to train on)"
+    )
     return RunResult(state=state, step=start, workdir=workdir)
 
   # 3. Train.
   step_fn = strategy.compile(parts.train_step)
-  samples = SampleWriter(workdir, source, parts.generator,
-                         latent_dist=cfg.model.latent_dist,
-                         latent_dim=cfg.model.latent_dim,
-                         key=keys.stream(root, keys.SAMPLES))
+  samples = SampleWriter(
+    workdir,
+    source,
+    parts.generator,
+    latent_dist=cfg.model.latent_dist,
+    latent_dim=cfg.model.latent_dim,
+    key=keys.stream(root, keys.SAMPLES),
+  )
   log = RunLog(workdir, start_step=start)
   placed = strategy.put_state(state)
   train_root = keys.copy(state.rng)
   images_per_step = cfg.batch_size * cfg.n_critic
-  bar = tqdm(total=cfg.steps, initial=start, unit="step", disable=not progress,
-             dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30)
+  bar = tqdm(
+    total=cfg.steps,
+    initial=start,
+    unit="step",
+    disable=not progress,
+    dynamic_ncols=True,
+    mininterval=1.0 if sys.stderr.isatty() else 30,
+  )
   saved_at = latest
 
   def save(at: int) -> None:
     nonlocal saved_at
-    checkpoints.save(at, strategy.get_state(placed),
-                     {"step": at, "data_position": position})
+    checkpoints.save(
+      at, strategy.get_state(placed), {"step": at, "data_position": position}
+    )
     saved_at = at
 
   timer_start, timed_from, rate = None, start, None
@@ -163,11 +198,18 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
   with StopOnSignal() as stop:
     try:
       while step < cfg.steps and stop.signum is None:
-        real = np.stack([source.batch(position + i, cfg.batch_size)
-                         for i in range(cfg.n_critic)])
+        real = np.stack(
+          [
+            source.batch(position + i, cfg.batch_size)
+            for i in range(cfg.n_critic)
+          ]
+        )
         position += cfg.n_critic
-        placed, metrics = step_fn(placed, strategy.put_batch({"x": real}),
-                                  keys.step_key(train_root, step))
+        placed, metrics = step_fn(
+          placed,
+          strategy.put_batch({"x": real}),
+          keys.step_key(train_root, step),
+        )
         step += 1
         bar.update(1)
         if timer_start is None:  # Time from the end of the compiled first step.
@@ -181,8 +223,13 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
             values["img_per_s"] = rate
           log.scalars(step, values)
           bar.set_postfix(
-              {"img/s": f"{rate or 0:.0f}", "D": f"{values['d_loss']:.3f}",
-               "G": f"{values['g_loss']:.3f}"}, refresh=False)
+            {
+              "img/s": f"{rate or 0:.0f}",
+              "D": f"{values['d_loss']:.3f}",
+              "G": f"{values['g_loss']:.3f}",
+            },
+            refresh=False,
+          )
         last = step == cfg.steps
         if step % cfg.sample_every == 0 or last:
           one = strategy.get_state(placed)
@@ -199,10 +246,17 @@ def train(cfg: config_lib.Config, workdir: str | Path, *,
   final = jax.device_get(strategy.get_state(placed))
   stopped_by = stop.signum if step < cfg.steps else None
   if stopped_by is not None:
-    _say(f"Stopped by {signal.Signals(stop.signum).name} after step {step}; "
-         f"checkpoint written to {checkpoints.path(saved_at)}. Run the same "
-         "command again to continue.")
+    _say(
+      f"Stopped by {signal.Signals(stop.signum).name} after step {step}; "
+      f"checkpoint written to {checkpoints.path(saved_at)}. Run the same "
+      "command again to continue."
+    )
   else:
     _say(f"Done: {step} steps in {workdir}; samples in {workdir / 'samples'}")
-  return RunResult(state=final, step=step, workdir=workdir,
-                   stopped_by=stopped_by, images_per_second=rate)
+  return RunResult(
+    state=final,
+    step=step,
+    workdir=workdir,
+    stopped_by=stopped_by,
+    images_per_second=rate,
+  )

@@ -20,8 +20,9 @@ class RunLog:
     truncate_after(self.path, start_step)
     self._file = self.path.open("a", encoding="utf-8")
     # purge_step hides events past the step this run resumes from.
-    self._tb = SummaryWriter(str(workdir / "tensorboard"),
-                             purge_step=start_step or None)
+    self._tb = SummaryWriter(
+      str(workdir / "tensorboard"), purge_step=start_step or None
+    )
 
   def scalars(self, step: int, values: dict[str, Any]) -> None:
     values = {k: float(v) for k, v in values.items()}
@@ -54,8 +55,11 @@ def truncate_after(path: Path, step: int) -> None:
   if not path.exists():
     return
   lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-  kept = [ln for ln in lines
-          if (logged := _step_of(ln)) is not None and logged <= step]
+  kept = [
+    ln
+    for ln in lines
+    if (logged := _step_of(ln)) is not None and logged <= step
+  ]
   if len(kept) != len(lines):
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(kept), encoding="utf-8")

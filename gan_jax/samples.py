@@ -20,9 +20,16 @@ COUNT = {"image": 100, "points": 2500}
 
 
 class SampleWriter:
-
-  def __init__(self, workdir: Path, source: Source, generator: Model, *,
-               latent_dist: str, latent_dim: int, key: jax.Array):
+  def __init__(
+    self,
+    workdir: Path,
+    source: Source,
+    generator: Model,
+    *,
+    latent_dist: str,
+    latent_dim: int,
+    key: jax.Array,
+  ):
     self.workdir = workdir
     self.directory = workdir / "samples"
     self.kind = source.kind
@@ -30,14 +37,15 @@ class SampleWriter:
     self.noise = latent.sample(latent_dist, key, count, latent_dim)
     self.reference = source.reference(count) if self.kind == "points" else None
     self._generate = jax.jit(
-        lambda params, state, z: generator.apply(params, state, z, False)[0])
+      lambda params, state, z: generator.apply(params, state, z, False)[0]
+    )
 
   def generate(self, g_params, g_state) -> np.ndarray:
-    return np.asarray(self._generate(g_params, g_state, self.noise),
-                      np.float32)
+    return np.asarray(self._generate(g_params, g_state, self.noise), np.float32)
 
-  def write(self, step: int, g_params, g_state, *, final: bool = False
-            ) -> tuple[Path, np.ndarray]:
+  def write(
+    self, step: int, g_params, g_state, *, final: bool = False
+  ) -> tuple[Path, np.ndarray]:
     """Writes ``samples/step_<step>.png``; returns its path and pixels."""
     self.directory.mkdir(parents=True, exist_ok=True)
     fake = self.generate(g_params, g_state)
@@ -46,8 +54,9 @@ class SampleWriter:
       pixels = images.grid(fake, cols=10)
       images.save_png(path, pixels)
     else:
-      pixels = images.scatter_png(path, self.reference, fake,
-                                  f"step {step}: real vs generated")
+      pixels = images.scatter_png(
+        path, self.reference, fake, f"step {step}: real vs generated"
+      )
     if final:
       shutil.copyfile(path, self.directory / "final.png")
       if self.kind == "points":

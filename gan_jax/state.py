@@ -34,18 +34,29 @@ class GANState:
     return dataclasses.replace(self, **changes)
 
 
-def init(key: jax.Array, train_rng: jax.Array, generator: Model,
-         discriminator: Model, g_optimizer: optax.GradientTransformation,
-         d_optimizer: optax.GradientTransformation, *, latent_dim: int,
-         example: jax.Array) -> GANState:
+def init(
+  key: jax.Array,
+  train_rng: jax.Array,
+  generator: Model,
+  discriminator: Model,
+  g_optimizer: optax.GradientTransformation,
+  d_optimizer: optax.GradientTransformation,
+  *,
+  latent_dim: int,
+  example: jax.Array,
+) -> GANState:
   """Initialises both models from ``key`` and an example batch of data."""
   g_key, d_key = jax.random.split(key)
   z = jnp.zeros((example.shape[0], latent_dim), jnp.float32)
   g_params, g_state = generator.init(g_key, z)
   d_params, d_state = discriminator.init(d_key, example)
   return GANState(
-      step=jnp.zeros((), jnp.int32), rng=train_rng,
-      g_params=g_params, g_state=g_state,
-      g_opt_state=g_optimizer.init(g_params),
-      d_params=d_params, d_state=d_state,
-      d_opt_state=d_optimizer.init(d_params))
+    step=jnp.zeros((), jnp.int32),
+    rng=train_rng,
+    g_params=g_params,
+    g_state=g_state,
+    g_opt_state=g_optimizer.init(g_params),
+    d_params=d_params,
+    d_state=d_state,
+    d_opt_state=d_optimizer.init(d_params),
+  )

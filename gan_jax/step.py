@@ -29,13 +29,18 @@ from gan_jax.state import GANState
 Metrics = dict[str, jax.Array]
 
 
-def make_train_step(generator: Model, discriminator: Model, loss: GanLoss,
-                    g_optimizer: optax.GradientTransformation,
-                    d_optimizer: optax.GradientTransformation, *,
-                    latent_dim: int, latent_dist: str = "normal",
-                    n_critic: int = 1, batch_axis: BatchAxis = LOCAL
-                    ) -> Callable[[GANState, Any, jax.Array],
-                                  tuple[GANState, Metrics]]:
+def make_train_step(
+  generator: Model,
+  discriminator: Model,
+  loss: GanLoss,
+  g_optimizer: optax.GradientTransformation,
+  d_optimizer: optax.GradientTransformation,
+  *,
+  latent_dim: int,
+  latent_dist: str = "normal",
+  n_critic: int = 1,
+  batch_axis: BatchAxis = LOCAL,
+) -> Callable[[GANState, Any, jax.Array], tuple[GANState, Metrics]]:
   """Returns the (not yet compiled) train step of a GAN.
 
   Metrics: ``d_loss``, ``d_real`` and ``d_fake`` (mean discriminator outputs)
@@ -60,17 +65,23 @@ def make_train_step(generator: Model, discriminator: Model, loss: GanLoss,
         return loss.discriminator(d_real, d_fake), (s, d_real, d_fake)
 
       (value, (model_state, d_real, d_fake)), grads = jax.value_and_grad(
-          d_loss, has_aux=True)(params)
+        d_loss, has_aux=True
+      )(params)
       grads = batch_axis.mean(grads)
       updates, opt_state = d_optimizer.update(grads, opt_state, params)
       params = optax.apply_updates(params, updates)
-      metrics = {"d_loss": value, "d_real": jnp.mean(d_real),
-                 "d_fake": jnp.mean(d_fake)}
+      metrics = {
+        "d_loss": value,
+        "d_real": jnp.mean(d_real),
+        "d_fake": jnp.mean(d_fake),
+      }
       return (params, model_state, opt_state), batch_axis.mean(metrics)
 
     (d_params, d_state, d_opt_state), d_metrics = jax.lax.scan(
-        d_update, (state.d_params, state.d_state, state.d_opt_state),
-        (real, jnp.arange(n_critic)))
+      d_update,
+      (state.d_params, state.d_state, state.d_opt_state),
+      (real, jnp.arange(n_critic)),
+    )
 
     z = batch_axis.draw(sample, jax.random.fold_in(key, n_critic), rows)
 
@@ -80,16 +91,23 @@ def make_train_step(generator: Model, discriminator: Model, loss: GanLoss,
       return loss.generator(d_fake), g_state
 
     (g_value, g_state), grads = jax.value_and_grad(g_loss, has_aux=True)(
-        state.g_params)
+      state.g_params
+    )
     grads = batch_axis.mean(grads)
-    updates, g_opt_state = g_optimizer.update(grads, state.g_opt_state,
-                                              state.g_params)
+    updates, g_opt_state = g_optimizer.update(
+      grads, state.g_opt_state, state.g_params
+    )
     g_params = optax.apply_updates(state.g_params, updates)
 
     new_state = state.replace(
-        step=state.step + 1, g_params=g_params, g_state=g_state,
-        g_opt_state=g_opt_state, d_params=d_params, d_state=d_state,
-        d_opt_state=d_opt_state)
+      step=state.step + 1,
+      g_params=g_params,
+      g_state=g_state,
+      g_opt_state=g_opt_state,
+      d_params=d_params,
+      d_state=d_state,
+      d_opt_state=d_opt_state,
+    )
     metrics = {k: v[-1] for k, v in d_metrics.items()}
     metrics["g_loss"] = batch_axis.mean(g_value)
     return new_state, metrics

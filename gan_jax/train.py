@@ -17,19 +17,27 @@ from gan_jax.errors import UserError
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
-      prog="python -m gan_jax.train",
-      description="Train a GAN experiment; rerun to resume.",
-      epilog="Overrides set config fields by dotted name, e.g. steps=2000 "
-             "model.width=32 g_optimizer.lr=1e-4 parallel=mesh")
-  parser.add_argument("--config", required=True,
-                      help="experiment file with get_config(), e.g. "
-                           "experiments/dcgan_digits.py")
-  parser.add_argument("--workdir", required=True,
-                      help="directory for checkpoints, logs and samples")
-  parser.add_argument("--no-progress", action="store_true",
-                      help="do not draw the progress bar")
-  parser.add_argument("overrides", nargs="*", metavar="key=value",
-                      help="config overrides")
+    prog="python -m gan_jax.train",
+    description="Train a GAN experiment; rerun to resume.",
+    epilog="Overrides set config fields by dotted name, e.g. steps=2000 "
+    "model.width=32 g_optimizer.lr=1e-4 parallel=mesh",
+  )
+  parser.add_argument(
+    "--config",
+    required=True,
+    help="experiment file with get_config(), e.g. experiments/dcgan_digits.py",
+  )
+  parser.add_argument(
+    "--workdir",
+    required=True,
+    help="directory for checkpoints, logs and samples",
+  )
+  parser.add_argument(
+    "--no-progress", action="store_true", help="do not draw the progress bar"
+  )
+  parser.add_argument(
+    "overrides", nargs="*", metavar="key=value", help="config overrides"
+  )
   return parser.parse_args(argv)
 
 
@@ -45,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"error: {e}", file=sys.stderr)
     return e.exit_code
   except KeyboardInterrupt:
-    print(f"interrupted twice: stopped without a new checkpoint; rerun to "
-          f"continue from the latest one in {args.workdir}/checkpoints",
-          file=sys.stderr)
+    print(
+      f"interrupted twice: stopped without a new checkpoint; rerun to "
+      f"continue from the latest one in {args.workdir}/checkpoints",
+      file=sys.stderr,
+    )
     return 130
   if result.stopped_by is not None:
     return 128 + result.stopped_by

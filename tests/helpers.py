@@ -13,9 +13,13 @@ def setup(cfg: config.Config, wrap=lambda step: step):
   """
   parts = run.assemble(cfg)
   strategy = parts.strategy
-  return (strategy, strategy.compile(wrap(parts.train_step)),
-          strategy.put_state(parts.state), parts.source,
-          keys.copy(parts.state.rng))
+  return (
+    strategy,
+    strategy.compile(wrap(parts.train_step)),
+    strategy.put_state(parts.state),
+    parts.source,
+    keys.copy(parts.state.rng),
+  )
 
 
 def train_steps(cfg: config.Config, steps: int, wrap=lambda step: step):
@@ -23,12 +27,19 @@ def train_steps(cfg: config.Config, steps: int, wrap=lambda step: step):
   strategy, step_fn, state, source, root = setup(cfg, wrap)
   metrics = None
   for i in range(steps):
-    real = np.stack([source.batch(i * cfg.n_critic + j, cfg.batch_size)
-                     for j in range(cfg.n_critic)])
-    state, metrics = step_fn(state, strategy.put_batch({"x": real}),
-                             keys.step_key(root, i))
-  return (jax.device_get(strategy.get_state(state)),
-          jax.device_get(strategy.get_metrics(metrics)))
+    real = np.stack(
+      [
+        source.batch(i * cfg.n_critic + j, cfg.batch_size)
+        for j in range(cfg.n_critic)
+      ]
+    )
+    state, metrics = step_fn(
+      state, strategy.put_batch({"x": real}), keys.step_key(root, i)
+    )
+  return (
+    jax.device_get(strategy.get_state(state)),
+    jax.device_get(strategy.get_metrics(metrics)),
+  )
 
 
 def _plain(x):
@@ -48,9 +59,11 @@ def trees_differ(a, b, atol: float = 0.0) -> list[str]:
   differ = []
   for (path, x), y in zip(leaves_a, leaves_b):
     x, y = _plain(x), _plain(y)
-    same = (x.shape == y.shape and
-            (np.array_equal(x, y) if atol == 0 else
-             np.allclose(x, y, rtol=0, atol=atol)))
+    same = x.shape == y.shape and (
+      np.array_equal(x, y)
+      if atol == 0
+      else np.allclose(x, y, rtol=0, atol=atol)
+    )
     if not same:
       differ.append(jax.tree_util.keystr(path))
   return differ

@@ -15,7 +15,9 @@ def _run(capsys, *argv):
   return code, capsys.readouterr().err.strip().splitlines()
 
 
-@pytest.mark.parametrize("override,message", [
+@pytest.mark.parametrize(
+  "override,message",
+  [
     ("stepz=5", "unknown config key 'stepz'; did you mean 'steps'?"),
     ("model.widht=8", "did you mean 'model.width'?"),
     ("steps=ten", "steps='ten' is not an integer"),
@@ -32,15 +34,20 @@ def _run(capsys, *argv):
     ("data.name=mog_ring", "needs square H×W×C images"),
     ("g_optimizer.b1=1.5", "g_optimizer.b1=1.5 must be in [0, 1)"),
     ("steps", "is not of the form key=value"),
-])
+  ],
+)
 def test_bad_override_is_one_line_exit_2_nothing_written(
-    capsys, tmp_path, override, message):
+  capsys, tmp_path, override, message
+):
   workdir = tmp_path / "run"
-  extra = {"parallel=mesh": ["batch_size=63"],
-           "num_devices=99": ["parallel=pmap"],
-           "num_devices=2": ["parallel=single"]}.get(override, [])
-  code, err = _run(capsys, "--config", DIGITS, "--workdir", str(workdir),
-                   *extra, override)
+  extra = {
+    "parallel=mesh": ["batch_size=63"],
+    "num_devices=99": ["parallel=pmap"],
+    "num_devices=2": ["parallel=single"],
+  }.get(override, [])
+  code, err = _run(
+    capsys, "--config", DIGITS, "--workdir", str(workdir), *extra, override
+  )
   assert code == 2
   assert len(err) == 1 and err[0].startswith("error: "), err
   assert message in err[0]
@@ -48,26 +55,41 @@ def test_bad_override_is_one_line_exit_2_nothing_written(
 
 
 def test_missing_config_file(capsys, tmp_path):
-  code, err = _run(capsys, "--config", str(tmp_path / "nope.py"),
-                   "--workdir", str(tmp_path / "run"))
+  code, err = _run(
+    capsys,
+    "--config",
+    str(tmp_path / "nope.py"),
+    "--workdir",
+    str(tmp_path / "run"),
+  )
   assert code == 2 and "does not exist" in err[0] and len(err) == 1
 
 
-@pytest.mark.parametrize("body,message", [
+@pytest.mark.parametrize(
+  "body,message",
+  [
     ("x = 1\n", "defines no get_config()"),
     ("def get_config(:\n", "syntax error"),
-    (("from gan_jax.config import Config\n"
-      "def get_config():\n  c = Config()\n  c.steps = '10'\n  return c\n"),
-     "steps='10' has the wrong type; expected int"),
+    (
+      (
+        "from gan_jax.config import Config\n"
+        "def get_config():\n  c = Config()\n  c.steps = '10'\n  return c\n"
+      ),
+      "steps='10' has the wrong type; expected int",
+    ),
     ("import no_such_module\n", "ModuleNotFoundError"),
-    ("def get_config():\n  raise RuntimeError('boom\\nsecond line')\n",
-     "get_config() failed: RuntimeError: boom"),
-])
+    (
+      "def get_config():\n  raise RuntimeError('boom\\nsecond line')\n",
+      "get_config() failed: RuntimeError: boom",
+    ),
+  ],
+)
 def test_broken_config_file(capsys, tmp_path, body, message):
   path = tmp_path / "exp.py"
   path.write_text(body)
-  code, err = _run(capsys, "--config", str(path), "--workdir",
-                   str(tmp_path / "run"))
+  code, err = _run(
+    capsys, "--config", str(path), "--workdir", str(tmp_path / "run")
+  )
   assert code == 2 and len(err) == 1 and message in err[0], err
   assert not (tmp_path / "run").exists()
 
@@ -75,15 +97,17 @@ def test_broken_config_file(capsys, tmp_path, body, message):
 def test_config_must_be_a_python_file(capsys, tmp_path):
   path = tmp_path / "config.json"
   path.write_text("{}")
-  code, err = _run(capsys, "--config", str(path), "--workdir",
-                   str(tmp_path / "run"))
+  code, err = _run(
+    capsys, "--config", str(path), "--workdir", str(tmp_path / "run")
+  )
   assert code == 2 and len(err) == 1 and "not an experiment file" in err[0]
 
 
 def test_bad_config_leaves_an_existing_workdir_untouched(capsys, tmp_path):
   (tmp_path / "notes.txt").write_text("mine")
-  code, _ = _run(capsys, "--config", DIGITS, "--workdir", str(tmp_path),
-                 "steps=-1")
+  code, _ = _run(
+    capsys, "--config", DIGITS, "--workdir", str(tmp_path), "steps=-1"
+  )
   assert code == 2
   assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
   assert (tmp_path / "notes.txt").read_text() == "mine"

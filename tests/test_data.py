@@ -12,8 +12,18 @@ def test_digits_are_the_real_scikit_learn_digits():
   images, labels = digits.load()
   assert images.shape == (1797, 8, 8, 1) and images.dtype == np.float32
   assert images.min() == -1.0 and images.max() == 1.0
-  assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181,
-                                          179, 174, 180]
+  assert np.bincount(labels).tolist() == [
+    178,
+    182,
+    177,
+    183,
+    181,
+    182,
+    181,
+    179,
+    174,
+    180,
+  ]
 
 
 def test_an_epoch_visits_each_example_at_most_once_then_reshuffles():
@@ -21,8 +31,9 @@ def test_an_epoch_visits_each_example_at_most_once_then_reshuffles():
   size, per_epoch = 64, 1000 // 64
   epoch = np.concatenate([ids.batch(i, size) for i in range(per_epoch)])
   assert len(np.unique(epoch)) == per_epoch * size
-  next_epoch = np.concatenate([ids.batch(per_epoch + i, size)
-                               for i in range(per_epoch)])
+  next_epoch = np.concatenate(
+    [ids.batch(per_epoch + i, size) for i in range(per_epoch)]
+  )
   assert len(np.unique(next_epoch)) == per_epoch * size
   assert not np.array_equal(epoch, next_epoch)
 
@@ -32,8 +43,9 @@ def test_batches_depend_only_on_seed_and_position():
   assert np.array_equal(a.batch(40, 32), b.batch(40, 32))
   a.batch(0, 32)  # Reading elsewhere first does not change what it serves.
   assert np.array_equal(a.batch(40, 32), b.batch(40, 32))
-  assert not np.array_equal(a.batch(40, 32),
-                            data.build("digits", 1).batch(40, 32))
+  assert not np.array_equal(
+    a.batch(40, 32), data.build("digits", 1).batch(40, 32)
+  )
 
 
 def _nearest(points, centers):
@@ -44,8 +56,9 @@ def _nearest(points, centers):
 def test_ring_has_8_modes_on_the_unit_circle():
   ring = data.build("mog_ring", 0)
   assert ring.centers.shape == (8, 2) and ring.sigma == 0.01
-  np.testing.assert_allclose(np.linalg.norm(ring.centers, axis=1), 1.0,
-                             rtol=1e-6)
+  np.testing.assert_allclose(
+    np.linalg.norm(ring.centers, axis=1), 1.0, rtol=1e-6
+  )
   np.testing.assert_allclose(ring.centers[2], [0.0, 1.0], atol=1e-6)
   x = ring.batch(0, 8000)
   modes, _ = _nearest(x, ring.centers)
@@ -57,7 +70,8 @@ def test_grid_has_25_modes():
   grid = data.build("mog_grid", 0)
   assert grid.sigma == 0.05
   assert sorted(map(tuple, grid.centers.tolist())) == sorted(
-      (x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4))
+    (x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)
+  )
   x = grid.batch(1, 10000)
   modes, _ = _nearest(x, grid.centers)
   assert np.std(x - grid.centers[modes]) == pytest.approx(0.05, rel=0.05)

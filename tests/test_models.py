@@ -29,9 +29,9 @@ def test_dcgan_shapes(resolution, channels):
   assert logits.shape == (2,)
 
 
-@pytest.mark.parametrize("d_norm,has_stats", [("batch", True),
-                                              ("layer", False),
-                                              ("none", False)])
+@pytest.mark.parametrize(
+  "d_norm,has_stats", [("batch", True), ("layer", False), ("none", False)]
+)
 def test_discriminator_normalisation(d_norm, has_stats):
   _, d = _build(16, 1, d_norm=d_norm)
   x = jax.random.normal(jax.random.key(0), (4, 16, 16, 1))
@@ -72,8 +72,9 @@ def test_mlp_shapes():
   assert d.apply(d_params, d_state, x, True)[0].shape == (5,)
 
 
-@pytest.mark.parametrize("shape", [(8, 16, 1), (256, 256, 3), (12, 12, 1),
-                                   (2,)])
+@pytest.mark.parametrize(
+  "shape", [(8, 16, 1), (256, 256, 3), (12, 12, 1), (2,)]
+)
 def test_dcgan_rejects_unsupported_shapes(shape):
   with pytest.raises(ConfigError, match="dcgan"):
     models.build(config.ModelConfig(), shape)
@@ -84,7 +85,8 @@ def test_extra_layers_deepen_each_player_separately():
   z = jnp.zeros((2, 8))
   g_params, g_state = g.init(jax.random.key(0), z)
   assert [g_params[f"Conv_{i}"]["kernel"].shape for i in range(2)] == [
-      (3, 3, 4, 4)] * 2
+    (3, 3, 4, 4)
+  ] * 2
   assert len(g_state["batch_stats"]) == 3  # Dense, then the two 3×3 blocks.
   d_params, d_state = d.init(jax.random.key(1), jnp.zeros((2, 8, 8, 1)))
   assert d_params["Conv_1"]["kernel"].shape == (3, 3, 4, 4)

@@ -44,8 +44,11 @@ def test_four_devices_match_one(reference, strategy):
   # Both players' BatchNorm statistics (those of the global batch) moved
   # away from their initial values, and matched above.
   for stats in (one_state.g_state, one_state.d_state):
-    means = [x for p, x in jax.tree_util.tree_leaves_with_path(stats)
-             if "mean" in jax.tree_util.keystr(p)]
+    means = [
+      x
+      for p, x in jax.tree_util.tree_leaves_with_path(stats)
+      if "mean" in jax.tree_util.keystr(p)
+    ]
     assert means and all(np.abs(m).max() > 1e-4 for m in means)
 
 

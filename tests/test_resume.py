@@ -22,8 +22,10 @@ def _assert_bitwise_equal(a, b):
 
 
 def _losses(workdir: Path) -> list[dict]:
-  records = [json.loads(line) for line in
-             (workdir / "metrics.jsonl").read_text().splitlines()]
+  records = [
+    json.loads(line)
+    for line in (workdir / "metrics.jsonl").read_text().splitlines()
+  ]
   for r in records:
     r.pop("img_per_s", None)
   return records
@@ -51,7 +53,10 @@ def test_a_run_can_continue_under_another_strategy(tiny_digits, tmp_path):
   tiny_digits.steps = 4
   run.train(tiny_digits, tmp_path / "moved", progress=False)
   tiny_digits.steps, tiny_digits.parallel, tiny_digits.num_devices = (
-      8, "pmap", 2)
+    8,
+    "pmap",
+    2,
+  )
   moved = run.train(tiny_digits, tmp_path / "moved", progress=False)
   assert moved.step == 8
   assert not trees_differ(whole.state, moved.state, atol=1e-6)
@@ -75,13 +80,15 @@ def test_rerun_after_a_crash_logs_each_step_once(tiny_digits, tmp_path):
 def test_keeps_the_last_n_checkpoints(tiny_digits, tmp_path):
   tiny_digits.checkpoint_every, tiny_digits.keep_checkpoints = 2, 2
   run.train(tiny_digits, tmp_path, progress=False)
-  steps = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir()
-                 if p.name.isdigit())
+  steps = sorted(
+    int(p.name)
+    for p in (tmp_path / "checkpoints").iterdir()
+    if p.name.isdigit()
+  )
   assert steps == [6, 8]
 
 
-def test_resume_with_another_config_is_refused_untouched(tiny_digits,
-                                                         tmp_path):
+def test_resume_with_another_config_is_refused_untouched(tiny_digits, tmp_path):
   run.train(tiny_digits, tmp_path, progress=False)
   before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
   tiny_digits.model.width = 16
@@ -91,18 +98,34 @@ def test_resume_with_another_config_is_refused_untouched(tiny_digits,
 
 
 def _train_command(workdir: Path, *overrides: str) -> list[str]:
-  return [sys.executable, "-m", "gan_jax.train", "--config",
-          str(ROOT / "experiments" / "dcgan_digits.py"), "--workdir",
-          str(workdir), "--no-progress", "model.width=8",
-          "model.latent_dim=16", "batch_size=32", "log_every=1",
-          "sample_every=1000000", "checkpoint_every=1000000", *overrides]
+  return [
+    sys.executable,
+    "-m",
+    "gan_jax.train",
+    "--config",
+    str(ROOT / "experiments" / "dcgan_digits.py"),
+    "--workdir",
+    str(workdir),
+    "--no-progress",
+    "model.width=8",
+    "model.latent_dim=16",
+    "batch_size=32",
+    "log_every=1",
+    "sample_every=1000000",
+    "checkpoint_every=1000000",
+    *overrides,
+  ]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_finishes_step_checkpoints_and_resumes(tmp_path, signum):
   workdir = tmp_path / "run"
-  proc = subprocess.Popen(_train_command(workdir, "steps=1000000"),
-                          cwd=ROOT, stderr=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(
+    _train_command(workdir, "steps=1000000"),
+    cwd=ROOT,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   metrics = workdir / "metrics.jsonl"
   deadline = time.time() + 120
   while time.time() < deadline and proc.poll() is None:
@@ -122,9 +145,14 @@ def test_signal_finishes_step_checkpoints_and_resumes(tmp_path, signum):
 
   # The same command, now with a reachable end, continues where it stopped.
   target = stopped_at + 2
-  done = subprocess.run(_train_command(workdir, f"steps={target}"), cwd=ROOT,
-                        stderr=subprocess.PIPE, text=True, timeout=120,
-                        check=False)
+  done = subprocess.run(
+    _train_command(workdir, f"steps={target}"),
+    cwd=ROOT,
+    stderr=subprocess.PIPE,
+    text=True,
+    timeout=120,
+    check=False,
+  )
   assert done.returncode == 0, done.stderr
   assert f"from step {stopped_at}" in done.stderr
   steps = [r["step"] for r in _losses(workdir)]

@@ -19,14 +19,25 @@ def test_every_experiment_config_is_valid(path):
 
 
 def test_digits_run_writes_everything(tmp_path):
-  code = train.main([
-      "--config", str(ROOT / "experiments" / "dcgan_digits.py"),
-      "--workdir", str(tmp_path), "--no-progress", "steps=30",
-      "model.width=8", "log_every=10", "sample_every=15",
-      "checkpoint_every=20"])
+  code = train.main(
+    [
+      "--config",
+      str(ROOT / "experiments" / "dcgan_digits.py"),
+      "--workdir",
+      str(tmp_path),
+      "--no-progress",
+      "steps=30",
+      "model.width=8",
+      "log_every=10",
+      "sample_every=15",
+      "checkpoint_every=20",
+    ]
+  )
   assert code == 0
-  records = [json.loads(line) for line in
-             (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  records = [
+    json.loads(line)
+    for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+  ]
   assert [r["step"] for r in records] == [10, 20, 30]
   for r in records:
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
@@ -36,7 +47,10 @@ def test_digits_run_writes_everything(tmp_path):
   assert saved["steps"] == 30 and saved["model"]["width"] == 8
   assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
   assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
-      "final.png", "step_0000015.png", "step_0000030.png"]
+    "final.png",
+    "step_0000015.png",
+    "step_0000030.png",
+  ]
   grid = np.asarray(Image.open(tmp_path / "samples" / "final.png"))
   assert grid.ndim == 2 and grid.shape[0] > 300  # 10×10 enlarged digits.
   assert grid.std() > 10  # Not a blank picture.
@@ -45,10 +59,19 @@ def test_digits_run_writes_everything(tmp_path):
 
 
 def test_ring_run_writes_scatter_and_final_points(tmp_path):
-  code = train.main([
-      "--config", str(ROOT / "experiments" / "mog_ring.py"),
-      "--workdir", str(tmp_path), "--no-progress", "steps=20",
-      "model.hidden=32", "log_every=10", "sample_every=10"])
+  code = train.main(
+    [
+      "--config",
+      str(ROOT / "experiments" / "mog_ring.py"),
+      "--workdir",
+      str(tmp_path),
+      "--no-progress",
+      "steps=20",
+      "model.hidden=32",
+      "log_every=10",
+      "sample_every=10",
+    ]
+  )
   assert code == 0
   points = np.load(tmp_path / "samples_final.npy")
   assert points.shape == (2500, 2) and points.dtype == np.float32
@@ -58,10 +81,17 @@ def test_ring_run_writes_scatter_and_final_points(tmp_path):
 
 
 def test_custom_loss_and_plain_jax_model_experiment_trains(tmp_path):
-  code = train.main([
-      "--config", str(ROOT / "experiments" / "custom_ring.py"),
-      "--workdir", str(tmp_path), "--no-progress", "steps=40",
-      "log_every=20"])
+  code = train.main(
+    [
+      "--config",
+      str(ROOT / "experiments" / "custom_ring.py"),
+      "--workdir",
+      str(tmp_path),
+      "--no-progress",
+      "steps=40",
+      "log_every=20",
+    ]
+  )
   assert code == 0
   saved = json.loads((tmp_path / "config.json").read_text())
   assert saved["loss"] == "smoothed" and saved["model"]["arch"] == "plain_mlp"

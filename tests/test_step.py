@@ -27,11 +27,25 @@ def _digits_step(cfg, g_opt=None, d_opt=None, n_critic=1):
   g, d = models.build(cfg.model, source.example_shape)
   g_opt = g_opt or optimizers.build(cfg.g_optimizer)
   d_opt = d_opt or optimizers.build(cfg.d_optimizer)
-  state = state_lib.init(jax.random.key(0), jax.random.key(1), g, d, g_opt,
-                         d_opt, latent_dim=cfg.model.latent_dim,
-                         example=source.batch(0, 2))
-  step = make_train_step(g, d, losses.NON_SATURATING, g_opt, d_opt,
-                         latent_dim=cfg.model.latent_dim, n_critic=n_critic)
+  state = state_lib.init(
+    jax.random.key(0),
+    jax.random.key(1),
+    g,
+    d,
+    g_opt,
+    d_opt,
+    latent_dim=cfg.model.latent_dim,
+    example=source.batch(0, 2),
+  )
+  step = make_train_step(
+    g,
+    d,
+    losses.NON_SATURATING,
+    g_opt,
+    d_opt,
+    latent_dim=cfg.model.latent_dim,
+    n_critic=n_critic,
+  )
   real = np.stack([source.batch(i, cfg.batch_size) for i in range(n_critic)])
   return step, state, {"x": real}
 
@@ -42,7 +56,8 @@ def test_step_compiles_once_under_every_strategy(tiny_digits, strategy):
   tiny_digits.parallel = strategy
   tiny_digits.model.latent_dist = "uniform"
   state, metrics = train_steps(
-      tiny_digits, 4, wrap=lambda step: chex.assert_max_traces(step, n=1))
+    tiny_digits, 4, wrap=lambda step: chex.assert_max_traces(step, n=1)
+  )
   assert int(state.step) == 4
   assert all(np.isfinite(float(v)) for v in metrics.values())
   assert set(metrics) == {"d_loss", "d_real", "d_fake", "g_loss"}
@@ -87,10 +102,19 @@ def test_each_critic_update_sees_its_own_real_batch():
   g, d = _recording((2,)), _recording(())
   opt = optax.sgd(0.1)
   real = jax.random.normal(jax.random.key(0), (3, 8, 2))
-  state = state_lib.init(jax.random.key(1), jax.random.key(2), g, d, opt, opt,
-                         latent_dim=2, example=real[0])
-  step = make_train_step(g, d, losses.NON_SATURATING, opt, opt, latent_dim=2,
-                         n_critic=3)
+  state = state_lib.init(
+    jax.random.key(1),
+    jax.random.key(2),
+    g,
+    d,
+    opt,
+    opt,
+    latent_dim=2,
+    example=real[0],
+  )
+  step = make_train_step(
+    g, d, losses.NON_SATURATING, opt, opt, latent_dim=2, n_critic=3
+  )
   state, _ = jax.jit(step)(state, {"x": real}, jax.random.key(3))
   np.testing.assert_allclose(state.d_state["seen"], jnp.sum(real), rtol=1e-5)
   assert float(jnp.abs(jnp.sum(real[0]) - jnp.sum(real))) > 1.0
@@ -115,10 +139,20 @@ def test_plain_jax_models_plug_in_and_learn():
   d = mlp([2, 64, 64, 1], ())
   opt = optax.adam(1e-3, b1=0.5)
   source = data.build("mog_ring", 0)
-  state = state_lib.init(jax.random.key(0), jax.random.key(1), g, d, opt, opt,
-                         latent_dim=4, example=source.batch(0, 2))
-  step = jax.jit(make_train_step(g, d, losses.NON_SATURATING, opt, opt,
-                                 latent_dim=4), donate_argnums=0)
+  state = state_lib.init(
+    jax.random.key(0),
+    jax.random.key(1),
+    g,
+    d,
+    opt,
+    opt,
+    latent_dim=4,
+    example=source.batch(0, 2),
+  )
+  step = jax.jit(
+    make_train_step(g, d, losses.NON_SATURATING, opt, opt, latent_dim=4),
+    donate_argnums=0,
+  )
 
   def radii(state):
     z = jax.random.normal(jax.random.key(9), (512, 4))
@@ -126,8 +160,11 @@ def test_plain_jax_models_plug_in_and_learn():
 
   before = np.mean(np.abs(radii(state) - 1.0))
   for i in range(1500):
-    state, metrics = step(state, {"x": source.batch(i, 128)[None]},
-                          jax.random.fold_in(jax.random.key(2), i))
+    state, metrics = step(
+      state,
+      {"x": source.batch(i, 128)[None]},
+      jax.random.fold_in(jax.random.key(2), i),
+    )
   after = np.mean(np.abs(radii(state) - 1.0))
   assert np.isfinite(float(metrics["g_loss"]))
   assert after < 0.2 < before, (before, after)
@@ -145,6 +182,7 @@ def test_same_seed_same_run_other_seed_other_run(tiny_digits):
 def test_step_keys_come_from_fold_in():
   root = keys.stream(keys.root(5), keys.TRAIN)
   np.testing.assert_array_equal(
-      jax.random.key_data(keys.step_key(root, 12)),
-      jax.random.key_data(jax.random.fold_in(root, 12)))
+    jax.random.key_data(keys.step_key(root, 12)),
+    jax.random.key_data(jax.random.fold_in(root, 12)),
+  )
   assert jnp.issubdtype(root.dtype, jax.dtypes.prng_key)

@@ -38,8 +38,9 @@ def ring_centers(modes: int = 8, radius: float = 1.0) -> np.ndarray:
 
 
 def grid_centers() -> np.ndarray:
-  return np.array(list(itertools.product([-4, -2, 0, 2, 4], repeat=2)),
-                  np.float32)
+  return np.array(
+    list(itertools.product([-4, -2, 0, 2, 4], repeat=2)), np.float32
+  )
 
 
 def ring(seed: int) -> GaussianMixture:

@@ -48,7 +48,7 @@ class InMemory:
     if epoch != self._epoch:
       rng = np.random.default_rng([self.seed, epoch])
       self._epoch, self._order = epoch, rng.permutation(len(self))
-    return self.examples[self._order[index * size:(index + 1) * size]]
+    return self.examples[self._order[index * size : (index + 1) * size]]
 
   def reference(self, n: int) -> np.ndarray:
     return self.examples[:n]

@@ -18,36 +18,55 @@ __all__ = ["ARCHITECTURES", "Model", "build", "from_linen"]
 
 
 @ARCHITECTURES.register("dcgan")
-def build_dcgan(cfg: ModelConfig, data_shape: tuple[int, ...],
-                axis_name: str | None = None) -> tuple[Model, Model]:
+def build_dcgan(
+  cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
+) -> tuple[Model, Model]:
   if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
-    raise ConfigError(f"model.arch='dcgan' needs square H×W×C images, but "
-                      f"the data gives examples of shape {data_shape}; use "
-                      "model.arch=mlp for vector data")
+    raise ConfigError(
+      f"model.arch='dcgan' needs square H×W×C images, but "
+      f"the data gives examples of shape {data_shape}; use "
+      "model.arch=mlp for vector data"
+    )
   res = data_shape[0]
   if res not in (8, 16, 32, 64, 128):
-    raise ConfigError(f"model.arch='dcgan' supports resolutions 8, 16, 32, "
-                      f"64 and 128, but the data is {res}×{res}")
-  common = {"width": cfg.width, "momentum": cfg.bn_momentum,
-            "axis_name": axis_name}
-  g = dcgan.Generator(resolution=res, channels=data_shape[2],
-                      norm=cfg.g_norm, extra_layers=cfg.g_extra_layers,
-                      **common)
-  d = dcgan.Discriminator(resolution=res, norm=cfg.d_norm,
-                          extra_layers=cfg.d_extra_layers, **common)
+    raise ConfigError(
+      f"model.arch='dcgan' supports resolutions 8, 16, 32, "
+      f"64 and 128, but the data is {res}×{res}"
+    )
+  common = {
+    "width": cfg.width,
+    "momentum": cfg.bn_momentum,
+    "axis_name": axis_name,
+  }
+  g = dcgan.Generator(
+    resolution=res,
+    channels=data_shape[2],
+    norm=cfg.g_norm,
+    extra_layers=cfg.g_extra_layers,
+    **common,
+  )
+  d = dcgan.Discriminator(
+    resolution=res, norm=cfg.d_norm, extra_layers=cfg.d_extra_layers, **common
+  )
   return from_linen(g), from_linen(d)
 
 
 @ARCHITECTURES.register("mlp")
-def build_mlp(cfg: ModelConfig, data_shape: tuple[int, ...],
-              axis_name: str | None = None) -> tuple[Model, Model]:
-  common = {"hidden": cfg.hidden, "depth": cfg.depth,
-            "momentum": cfg.bn_momentum, "axis_name": axis_name}
+def build_mlp(
+  cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
+) -> tuple[Model, Model]:
+  common = {
+    "hidden": cfg.hidden,
+    "depth": cfg.depth,
+    "momentum": cfg.bn_momentum,
+    "axis_name": axis_name,
+  }
   g = mlp.Generator(out_shape=tuple(data_shape), norm=cfg.g_norm, **common)
   d = mlp.Discriminator(norm=cfg.d_norm, **common)
   return from_linen(g), from_linen(d)
 
 
-def build(cfg: ModelConfig, data_shape: tuple[int, ...],
-          axis_name: str | None = None) -> tuple[Model, Model]:
+def build(
+  cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
+) -> tuple[Model, Model]:
   return ARCHITECTURES[cfg.arch](cfg, tuple(data_shape), axis_name)

@@ -38,23 +38,36 @@ class Generator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool) -> jax.Array:
-    norm = lambda: normalization(self.norm, train, momentum=self.momentum,
-                                 axis_name=self.axis_name)
+    norm = lambda: normalization(
+      self.norm, train, momentum=self.momentum, axis_name=self.axis_name
+    )
     bias = self.norm == "none"
     c = self.width * 2 ** (num_blocks(self.resolution) - 1)
     x = nn.Dense(4 * 4 * c, use_bias=bias, kernel_init=weight_init)(z)
     x = nn.relu(norm()(x.reshape(-1, 4, 4, c)))
     for _ in range(num_blocks(self.resolution) - 1):
       c //= 2
-      x = nn.ConvTranspose(c, (4, 4), strides=(2, 2), padding="SAME",
-                           use_bias=bias, kernel_init=weight_init)(x)
+      x = nn.ConvTranspose(
+        c,
+        (4, 4),
+        strides=(2, 2),
+        padding="SAME",
+        use_bias=bias,
+        kernel_init=weight_init,
+      )(x)
       x = nn.relu(norm()(x))
     for _ in range(self.extra_layers):
-      x = nn.Conv(c, (3, 3), padding="SAME", use_bias=bias,
-                  kernel_init=weight_init)(x)
+      x = nn.Conv(
+        c, (3, 3), padding="SAME", use_bias=bias, kernel_init=weight_init
+      )(x)
       x = nn.relu(norm()(x))
-    x = nn.ConvTranspose(self.channels, (4, 4), strides=(2, 2),
-                         padding="SAME", kernel_init=weight_init)(x)
+    x = nn.ConvTranspose(
+      self.channels,
+      (4, 4),
+      strides=(2, 2),
+      padding="SAME",
+      kernel_init=weight_init,
+    )(x)
     return jnp.tanh(x)
 
 
@@ -69,16 +82,27 @@ class Discriminator(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     def block(x, c, kernel, stride):
-      x = nn.Conv(c, kernel, strides=stride, padding="SAME",
-                  use_bias=self.norm == "none", kernel_init=weight_init)(x)
-      x = normalization(self.norm, train, momentum=self.momentum,
-                        axis_name=self.axis_name,
-                        feature_axes=(-3, -2, -1))(x)
+      x = nn.Conv(
+        c,
+        kernel,
+        strides=stride,
+        padding="SAME",
+        use_bias=self.norm == "none",
+        kernel_init=weight_init,
+      )(x)
+      x = normalization(
+        self.norm,
+        train,
+        momentum=self.momentum,
+        axis_name=self.axis_name,
+        feature_axes=(-3, -2, -1),
+      )(x)
       return nn.leaky_relu(x, 0.2)
 
     c = self.width
-    x = nn.Conv(c, (4, 4), strides=(2, 2), padding="SAME",
-                kernel_init=weight_init)(x)
+    x = nn.Conv(
+      c, (4, 4), strides=(2, 2), padding="SAME", kernel_init=weight_init
+    )(x)
     x = nn.leaky_relu(x, 0.2)
     for _ in range(self.extra_layers):
       x = block(x, c, (3, 3), (1, 1))

@@ -9,10 +9,14 @@ import jax
 weight_init = nn.initializers.normal(0.02)
 
 
-def normalization(kind: str, train: bool, *, momentum: float,
-                  axis_name: str | None,
-                  feature_axes: tuple[int, ...] = (-1,)
-                  ) -> Callable[[jax.Array], jax.Array]:
+def normalization(
+  kind: str,
+  train: bool,
+  *,
+  momentum: float,
+  axis_name: str | None,
+  feature_axes: tuple[int, ...] = (-1,),
+) -> Callable[[jax.Array], jax.Array]:
   """Returns a normalisation layer: ``batch``, ``layer`` or ``none``.
 
   ``batch`` normalises over every axis but the last; with ``axis_name`` set
@@ -21,8 +25,9 @@ def normalization(kind: str, train: bool, *, momentum: float,
   ``feature_axes`` (all of H, W, C for images, as WGAN-GP recommends).
   """
   if kind == "batch":
-    return nn.BatchNorm(use_running_average=not train, momentum=momentum,
-                        axis_name=axis_name)
+    return nn.BatchNorm(
+      use_running_average=not train, momentum=momentum, axis_name=axis_name
+    )
   if kind == "layer":
     return nn.LayerNorm(reduction_axes=feature_axes, feature_axes=-1)
   if kind == "none":

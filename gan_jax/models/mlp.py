@@ -21,8 +21,9 @@ class Generator(nn.Module):
     x = z
     for _ in range(self.depth):
       x = nn.Dense(self.hidden)(x)
-      x = normalization(self.norm, train, momentum=self.momentum,
-                        axis_name=self.axis_name)(x)
+      x = normalization(
+        self.norm, train, momentum=self.momentum, axis_name=self.axis_name
+      )(x)
       x = nn.relu(x)
     x = nn.Dense(math.prod(self.out_shape))(x)
     return x.reshape((z.shape[0], *self.out_shape))
@@ -40,7 +41,8 @@ class Discriminator(nn.Module):
     x = x.reshape(x.shape[0], -1)
     for _ in range(self.depth):
       x = nn.Dense(self.hidden)(x)
-      x = normalization(self.norm, train, momentum=self.momentum,
-                        axis_name=self.axis_name)(x)
+      x = normalization(
+        self.norm, train, momentum=self.momentum, axis_name=self.axis_name
+      )(x)
       x = nn.leaky_relu(x, 0.2)
     return nn.Dense(1)(x).reshape(x.shape[0])

@@ -42,8 +42,7 @@ def from_linen(module) -> Model:
   def apply(params, state, x, train):
     variables = {"params": params, **state}
     if train and state:
-      y, new_state = module.apply(variables, x, train=True,
-                                  mutable=list(state))
+      y, new_state = module.apply(variables, x, train=True, mutable=list(state))
       return y, dict(new_state)
     return module.apply(variables, x, train=train), state
 
