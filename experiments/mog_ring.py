@@ -21,4 +21,10 @@ def get_config() -> Config:
   cfg.log_every = 200
   cfg.sample_every = 1000
   cfg.checkpoint_every = 2000
+  # PacGAN's protocol: 2,500 samples, modes reached, % high quality, KL.
+  cfg.eval.every = 2000
+  cfg.eval.features = "none"
+  cfg.eval.metrics = "mixture_modes"
+  cfg.eval.num_samples = 2500
+  cfg.eval.batch_size = 2500
   return cfg

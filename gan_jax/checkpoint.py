@@ -19,17 +19,41 @@ class Checkpointer:
   The caller decides when to save (every K steps, at the end, on a signal).
   """
 
-  def __init__(self, directory: str | Path, *, keep: int):
+  def __init__(
+    self,
+    directory: str | Path,
+    *,
+    keep: int,
+    best: str | None = None,
+    best_mode: str = "min",
+  ):
+    """``best``: keep the ``keep`` checkpoints with the best ``metrics[best]``
+    (orbax's ``best_fn``) instead of the latest ones."""
     self.directory = Path(directory).absolute()
+    best_fn = None if best is None else (lambda metrics: metrics[best])
     options = ocp.CheckpointManagerOptions(
-      max_to_keep=keep, enable_async_checkpointing=True, create=True
+      max_to_keep=keep,
+      enable_async_checkpointing=True,
+      create=True,
+      best_fn=best_fn,
+      best_mode=best_mode,
+      keep_checkpoints_without_metrics=best is None,
     )
     self._manager = ocp.CheckpointManager(self.directory, options=options)
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def save(self, step: int, state: Any, record: dict[str, Any]) -> None:
+  def best_step(self) -> int | None:
+    return self._manager.best_step()
+
+  def save(
+    self,
+    step: int,
+    state: Any,
+    record: dict[str, Any],
+    metrics: dict[str, float] | None = None,
+  ) -> None:
     """Starts saving ``state`` and ``record`` as checkpoint ``step``.
 
     The arrays are copied to host memory before this returns, so the caller
@@ -38,6 +62,7 @@ class Checkpointer:
     self._manager.save(
       step,
       force=True,
+      metrics=metrics,
       args=ocp.args.Composite(
         state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)
       ),

@@ -64,6 +64,30 @@ class OptimizerConfig:
 
 
 @dataclasses.dataclass
+class EvalConfig:
+  """Evaluation during training and by ``python -m gan_jax.evaluate``.
+
+  ``metrics`` are comma-separated keys of :data:`gan_jax.metrics.METRICS`,
+  computed in the ``features`` space (:mod:`gan_jax.metrics.feature_spaces`).
+  """
+
+  every: int = 0  # Steps between evaluations; 0: only by the eval command.
+  metrics: str = "fid"
+  # A key of gan_jax.metrics.FEATURE_SPACES: inception, digits, points, none.
+  features: str = "inception"
+  num_samples: int = 10_000  # Generated samples per evaluation.
+  num_reference: int = 10_000  # Real examples (fewer if the data is smaller).
+  max_features: int = 10_000  # Kept for KID, precision/recall, coverage.
+  batch_size: int = 100
+  resize: Literal["tf_bilinear", "bilinear"] = "tf_bilinear"
+  inception_logits: bool = False  # Needs pytorch-fid's weights (for "is").
+  # Keep the checkpoint with the best value of this metric key (e.g. fid)
+  # in <workdir>/best, among the evaluations made every ``every`` steps.
+  best: str = ""
+  best_mode: Literal["min", "max"] = "min"
+
+
+@dataclasses.dataclass
 class Config:
   """Everything a run depends on, together with the seed."""
 
@@ -89,6 +113,7 @@ class Config:
   sample_every: int = 500
   checkpoint_every: int = 1000
   keep_checkpoints: int = 3
+  eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
 
 # Keys that may change between a run and its resumption. Checkpoints hold
@@ -104,7 +129,7 @@ RESUMABLE_CHANGES = frozenset(
     "parallel",
     "num_devices",
   }
-)
+) | {f"eval.{f.name}" for f in dataclasses.fields(EvalConfig)}
 
 
 def to_dict(cfg: Config) -> dict[str, Any]:
@@ -299,6 +324,7 @@ def validate(cfg: Config) -> Config:
     0.0 <= cfg.model.bn_momentum < 1.0,
     f"model.bn_momentum={cfg.model.bn_momentum} must be in [0, 1)",
   )
+  _validate_eval(cfg.eval)
   for name in ("g_optimizer", "d_optimizer"):
     opt = getattr(cfg, name)
     _require(
@@ -311,6 +337,53 @@ def validate(cfg: Config) -> Config:
         f"{name}.{b}={getattr(opt, b)} must be in [0, 1)",
       )
   return cfg
+
+
+def _validate_eval(ev: EvalConfig) -> None:
+  from gan_jax.metrics import FEATURE_SPACES, METRICS, metric_names  # pylint: disable=g-import-not-at-top
+
+  for key in ("num_samples", "num_reference", "max_features", "batch_size"):
+    _require(
+      getattr(ev, key) >= 2, f"eval.{key}={getattr(ev, key)} must be at least 2"
+    )
+  _require(ev.every >= 0, f"eval.every={ev.every} must be 0 (never) or more")
+  _require(
+    ev.features in FEATURE_SPACES,
+    f"eval.features={ev.features!r} is not registered; choose one of "
+    f"{', '.join(sorted(FEATURE_SPACES))} or register your own",
+  )
+  names = metric_names(ev.metrics)
+  _require(
+    bool(names) or not ev.every,
+    "eval.every is set but eval.metrics is empty; name metrics such "
+    "as eval.metrics=fid,kid",
+  )
+  keys = set()
+  for name in names:
+    _require(
+      name in METRICS,
+      f"eval.metrics names {name!r}, which is not "
+      f"registered; choose from {', '.join(sorted(METRICS))}",
+    )
+    metric = METRICS[name]
+    keys.update(metric.keys)
+    if metric.needs in ("stats", "features"):
+      _require(
+        ev.features != "none",
+        f"metric {name!r} needs features; set "
+        "eval.features to inception, digits or points",
+      )
+    if metric.needs == "logits":
+      _require(
+        ev.features == "digits" or ev.inception_logits,
+        f"metric {name!r} needs class logits; use "
+        "eval.features=digits or eval.inception_logits=true",
+      )
+  _require(
+    not ev.best or ev.best in keys,
+    f"eval.best={ev.best!r} is not computed by eval.metrics="
+    f"{ev.metrics!r}; choose one of {', '.join(sorted(keys)) or '—'}",
+  )
 
 
 # ------------------------------------------------------------------ loading

@@ -1,7 +1,7 @@
 """How every random number in a run is derived from its seed.
 
 One typed root key per run; separate streams for initialisation, training
-and the fixed sampling noise; and for training, one key per step derived as
+the fixed sampling noise and the evaluation noise; and for training, one key per step derived as
 ``fold_in(train_root, step)``. A run is therefore a function of
 (config, seed), and a resumed run draws exactly the keys an uninterrupted
 one would.
@@ -9,7 +9,7 @@ one would.
 
 import jax
 
-INIT, TRAIN, SAMPLES = 0, 1, 2
+INIT, TRAIN, SAMPLES, EVAL = 0, 1, 2, 3
 
 
 def root(seed: int) -> jax.Array:

@@ -113,6 +113,7 @@ def _train_command(workdir: Path, *overrides: str) -> list[str]:
     "log_every=1",
     "sample_every=1000000",
     "checkpoint_every=1000000",
+    "eval.every=0",
     *overrides,
   ]
 

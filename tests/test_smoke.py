@@ -31,14 +31,23 @@ def test_digits_run_writes_everything(tmp_path):
       "log_every=10",
       "sample_every=15",
       "checkpoint_every=20",
+      "eval.every=15",
+      "eval.num_samples=300",
     ]
   )
   assert code == 0
-  records = [
+  lines = [
     json.loads(line)
     for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
   ]
+  records = [r for r in lines if "d_loss" in r]
   assert [r["step"] for r in records] == [10, 20, 30]
+  evals = {r["step"]: r for r in lines if "eval/fid" in r}
+  assert sorted(evals) == [15, 30]
+  for r in evals.values():
+    assert r["eval/fid"] > 0 and 0 <= r["eval/coverage"] <= 1, r
+  best = min(evals, key=lambda s: evals[s]["eval/fid"])
+  assert [p.name for p in (tmp_path / "best").iterdir()] == [str(best)]
   for r in records:
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
       assert np.isfinite(r[key]), r

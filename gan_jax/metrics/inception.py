@@ -7,7 +7,8 @@ Inception-v3 in ways that change the scores:
 * the average pools of the Mixed_5*, 6* and 7b blocks exclude the padding
   from the count (TensorFlow's ``avg_pool`` with SAME padding);
 * the last block (Mixed_7c) pools with a 3×3 stride-1 *max* pool;
-* the classifier has 1,008 outputs, used only by the Inception Score.
+* the classifier has 1,008 outputs, used only by the Inception Score, and
+  is applied without its bias, as the original Inception Score code does.
 
 Input: 299×299×3 images scaled as ``(x − 128) / 128`` from uint8.
 Output: the 2,048-d ``pool3`` features and, when the weights include the
@@ -200,4 +201,6 @@ class InceptionV3(nn.Module):
     pool3 = jnp.mean(x, axis=(1, 2))
     if not self.with_logits:
       return pool3, None
-    return pool3, nn.Dense(1008, precision=p, name="fc")(pool3)
+    # No bias: the Inception Score of Salimans et al. multiplies pool3 by the
+    # softmax weights alone (torch-fidelity's "logits_unbiased").
+    return pool3, nn.Dense(1008, use_bias=False, precision=p, name="fc")(pool3)

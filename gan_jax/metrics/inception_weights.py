@@ -147,8 +147,8 @@ def from_pytorch_fid(path: os.PathLike) -> dict[str, np.ndarray]:
     flat.update({f"{name.replace('.', '/')}/{k}": v for k, v in layer.items()})
   if "fc.weight" not in found:
     raise torch_pickle.TorchFileError(f"{path} has no fc layer (logits)")
+  # The bias is dropped: the Inception Score uses pool3 · W only.
   flat["fc/kernel"] = found["fc.weight"].T.astype(np.float32)
-  flat["fc/bias"] = found["fc.bias"].astype(np.float32)
   expected = {
     f"{n.replace('.', '/')}/conv/kernel" for n in _torchscript_names().values()
   }
@@ -174,7 +174,13 @@ def prepare(pth: os.PathLike | None = None) -> pathlib.Path:
   """Converts once and returns the cached file; ``pth``: pytorch-fid weights."""
   if pth is not None:
     target = cache.cache_dir() / LOGITS_FILE
-    cache.save_npz(target, from_pytorch_fid(pth))
+    try:
+      cache.save_npz(target, from_pytorch_fid(pth))
+    except (OSError, torch_pickle.TorchFileError) as e:
+      raise UserError(
+        f"cannot convert {pth}: {e}; pass pytorch-fid's "
+        "pt_inception-2015-12-05-6726825d.pth"
+      ) from None
     return target
   target = cache.cache_dir() / FEATURES_FILE
   if target.is_file():

@@ -1,0 +1,217 @@
+"""Command line: prepare the Inception weights and evaluate.
+
+    python -m gan_jax.evaluate prepare-inception [--pth FILE]
+    python -m gan_jax.evaluate fid A.npz B.npz
+    python -m gan_jax.evaluate images A.npz --data digits [key=value ...]
+    python -m gan_jax.evaluate checkpoint --workdir D [--step N|best]
+        [key=value ...]
+
+``.npz`` files hold uint8 images ``(N, H, W, C)``, C = 1 or 3, as their only
+array or under ``images``. ``images`` and ``checkpoint`` compute the metrics
+of an eval config (``eval.metrics=fid,kid eval.features=inception ...``)
+against the dataset's reference features, cached per dataset, feature space,
+resize mode and count. The last line printed is ``FID <value>`` whenever FID
+is among the metrics. Exit codes: 0 done, 2 bad input.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from gan_jax.errors import UserError
+
+
+def load_images(path: str) -> np.ndarray:
+  """The uint8 ``(N, H, W, C)`` images of an ``.npz`` file, checked."""
+  if not Path(path).is_file():
+    raise UserError(f"{path} does not exist; pass an .npz of uint8 images")
+  try:
+    with np.load(path) as z:
+      names = list(z.files)
+      name = (
+        "images" if "images" in names else names[0] if len(names) == 1 else None
+      )
+      if name is None:
+        raise UserError(
+          f"{path} holds {names}; save the images alone or as 'images'"
+        )
+      images = z[name]
+  except (ValueError, OSError) as e:
+    raise UserError(f"{path} is not a readable .npz file ({e})") from None
+  if (
+    images.dtype != np.uint8
+    or images.ndim != 4
+    or images.shape[-1] not in (1, 3)
+  ):
+    raise UserError(
+      f"{path}: expected uint8 images (N, H, W, 1 or 3), got "
+      f"{images.dtype} {images.shape}; save np.uint8 NHWC images"
+    )
+  if len(images) < 2:
+    raise UserError(
+      f"{path} holds {len(images)} image(s); FID needs at least 2"
+    )
+  return images
+
+
+def _fid_of_files(a: str, b: str, resize: str, batch_size: int) -> float:
+  from gan_jax.metrics import frechet, inception_features  # pylint: disable=g-import-not-at-top
+
+  images = [load_images(a), load_images(b)]
+  extractor = inception_features.InceptionFeatures(
+    batch_size=batch_size, resize_mode=resize
+  )
+  stats = []
+  for x in images:
+    s = frechet.FeatureStats.empty(2048)
+    for part in extractor.batches([x]):
+      s = s.update(part["pool3"])
+    stats.append(s)
+  return frechet.fid_from_stats(*stats)
+
+
+def _eval_config(overrides: list[str], base=None):
+  from gan_jax import config  # pylint: disable=g-import-not-at-top
+
+  cfg = base or config.Config()
+  bad = [o for o in overrides if not o.startswith("eval.")]
+  if bad:
+    raise UserError(f"only eval.* keys can be set here, got {bad[0]!r}")
+  return config.validate(config.apply_overrides(cfg, overrides))
+
+
+def _report(values: dict[str, float]) -> None:
+  for k, v in values.items():
+    print(f"{k} {v:.6g}")
+  if "fid" in values:
+    print(f"FID {values['fid']:.6f}")
+
+
+def _images(args) -> dict[str, float]:
+  from gan_jax import data  # pylint: disable=g-import-not-at-top
+  from gan_jax.metrics.evaluator import Evaluator  # pylint: disable=g-import-not-at-top
+
+  if args.data not in data.SOURCES:
+    raise UserError(
+      f"unknown dataset {args.data!r}; choose one of "
+      f"{', '.join(sorted(data.SOURCES))}"
+    )
+  cfg = _eval_config(args.overrides)
+  images = load_images(args.file)
+  source = data.build(args.data, 0)
+  if tuple(images.shape[1:]) != tuple(source.example_shape):
+    print(
+      f"note: images are {images.shape[1:]}, {args.data} is "
+      f"{source.example_shape}",
+      file=sys.stderr,
+    )
+  samples = images.astype(np.float32) / 127.5 - 1.0
+  step = cfg.eval.batch_size
+  batches = (samples[i : i + step] for i in range(0, len(samples), step))
+  return Evaluator(cfg.eval, source, args.data).evaluate_samples(batches)
+
+
+def _checkpoint(args) -> dict[str, float]:
+  from gan_jax import config, keys, run  # pylint: disable=g-import-not-at-top
+  from gan_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
+  from gan_jax.metrics.evaluator import Evaluator  # pylint: disable=g-import-not-at-top
+
+  workdir = Path(args.workdir)
+  saved = workdir / "config.json"
+  if not saved.is_file():
+    raise UserError(
+      f"{workdir} holds no run (no config.json); pass the "
+      "--workdir of a training run"
+    )
+  try:
+    base = config.from_dict(json.loads(saved.read_text()))
+  except ValueError:
+    raise UserError(f"{saved} is not valid JSON") from None
+  cfg = _eval_config(args.overrides, base)
+  parts = run.assemble(cfg)
+  folder = workdir / ("best" if args.step == "best" else "checkpoints")
+  checkpoints = Checkpointer(folder, keep=1000)
+  try:
+    step = (
+      checkpoints.latest_step()
+      if args.step in ("latest", "best")
+      else int(args.step)
+    )
+    if step is None or not checkpoints.path(step).exists():
+      raise UserError(f"no checkpoint {args.step} in {folder}")
+    state, _ = checkpoints.restore(step, parts.state)
+  finally:
+    checkpoints.close()
+  print(f"evaluating step {step} of {workdir}", file=sys.stderr)
+  return Evaluator(cfg.eval, parts.source, cfg.data.name).evaluate_generator(
+    parts.generator,
+    state.g_params,
+    state.g_state,
+    keys.stream(parts.root, keys.EVAL),
+    latent_dist=cfg.model.latent_dist,
+    latent_dim=cfg.model.latent_dim,
+  )
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(
+    prog="python -m gan_jax.evaluate",
+    description="FID, KID, IS, precision/recall, density/coverage, modes.",
+  )
+  sub = parser.add_subparsers(dest="command", required=True)
+  prep = sub.add_parser("prepare-inception", help="convert and cache weights")
+  prep.add_argument(
+    "--pth",
+    help="pytorch-fid's pt_inception-2015-12-05-*.pth"
+    " (adds the logits the Inception Score needs)",
+  )
+  fid = sub.add_parser("fid", help="FID between two .npz files of images")
+  fid.add_argument("a")
+  fid.add_argument("b")
+  fid.add_argument(
+    "--resize", default="tf_bilinear", choices=["tf_bilinear", "bilinear"]
+  )
+  fid.add_argument("--batch-size", type=int, default=50)
+  img = sub.add_parser("images", help="metrics of an .npz against a dataset")
+  img.add_argument("file")
+  img.add_argument("--data", required=True, help="dataset name, e.g. digits")
+  ckpt = sub.add_parser("checkpoint", help="metrics of a training run")
+  ckpt.add_argument("--workdir", required=True)
+  ckpt.add_argument(
+    "--step", default="latest", help="a step number, latest (default) or best"
+  )
+  args, rest = parser.parse_known_args(argv)
+  args.overrides = [r for r in rest if "=" in r and not r.startswith("-")]
+  unknown = [r for r in rest if r not in args.overrides]
+  if unknown or (
+    args.overrides and args.command not in ("images", "checkpoint")
+  ):
+    parser.error(f"unrecognized arguments: {' '.join(unknown or rest)}")
+  return args
+
+
+def main(argv=None) -> int:
+  args = parse_args(argv)
+  try:
+    if args.command == "prepare-inception":
+      from gan_jax.metrics import inception_weights  # pylint: disable=g-import-not-at-top
+
+      print(inception_weights.prepare(args.pth))
+    elif args.command == "fid":
+      value = _fid_of_files(args.a, args.b, args.resize, args.batch_size)
+      print(f"FID {value:.6f}")
+    elif args.command == "images":
+      _report(_images(args))
+    else:
+      _report(_checkpoint(args))
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return e.exit_code
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,119 @@
+"""Evaluates a generator, or a set of samples, against a dataset.
+
+The real side is computed once per (dataset, reference examples, feature
+space, resize mode, count) and cached as ``.npz`` in the cache directory; the
+generated side is streamed in batches from a fixed noise key, so every
+evaluation of a run sees the same noise.
+"""
+
+import hashlib
+import math
+from collections.abc import Iterator
+
+import jax
+import numpy as np
+
+from gan_jax import cache, latent
+from gan_jax.metrics import FEATURE_SPACES, METRICS, feature_set, metric_names
+
+
+class Evaluator:
+  """``evaluate_*`` return ``{"fid": ..., "kid": ...}`` for ``cfg.metrics``."""
+
+  def __init__(self, cfg, source, data_name: str):
+    self.cfg = cfg
+    self.source = source
+    self.data_name = data_name
+    self.metrics = {n: METRICS[n] for n in metric_names(cfg.metrics)}
+    needs = {m.needs for m in self.metrics.values()}
+    self._keep_logits = "logits" in needs
+    self._keep_samples = "samples" in needs
+    self._space = None
+    self._reference = None
+
+  @property
+  def space(self):
+    if self._space is None:
+      self._space = FEATURE_SPACES[self.cfg.features](self.cfg)
+    return self._space
+
+  def _collect(self, batches, *, fake: bool) -> feature_set.FeatureSet:
+    return feature_set.collect(
+      batches,
+      self.space,
+      max_features=self.cfg.max_features,
+      keep_logits=fake and self._keep_logits,
+      keep_samples=fake and self._keep_samples,
+    )
+
+  def reference_path(self, examples: np.ndarray):
+    digest = hashlib.sha1(np.ascontiguousarray(examples).tobytes()).hexdigest()
+    c = self.cfg
+    name = (
+      f"reference-{self.data_name}-{c.features}-{c.resize}-"
+      f"{len(examples)}-{c.max_features}-{digest[:12]}.npz"
+    )
+    return cache.cache_dir() / name
+
+  def reference(self) -> feature_set.FeatureSet:
+    """The real data's features; computed once, then read from the cache."""
+    if self._reference is None:
+      examples = self.source.reference(self.cfg.num_reference)
+      path = self.reference_path(examples)
+      if path.is_file():
+        self._reference = feature_set.load(path)
+      else:
+        step = self.cfg.batch_size
+        chunks = (examples[i : i + step] for i in range(0, len(examples), step))
+        self._reference = self._collect(chunks, fake=False)
+        feature_set.save(path, self._reference)
+    return self._reference
+
+  def evaluate_samples(self, batches) -> dict[str, float]:
+    """Metrics of generated samples (float, as the generator makes them)."""
+    fake = self._collect(batches, fake=True)
+    real = self.reference() if self.cfg.features != "none" else None
+    values = {}
+    for metric in self.metrics.values():
+      values.update(
+        {k: float(v) for k, v in metric(real, fake, self.source).items()}
+      )
+    return values
+
+  def evaluate_generator(
+    self, generator, g_params, g_state, key, *, latent_dist, latent_dim
+  ) -> dict[str, float]:
+    batches = generated_batches(
+      generator,
+      g_params,
+      g_state,
+      key,
+      count=self.cfg.num_samples,
+      batch_size=self.cfg.batch_size,
+      latent_dist=latent_dist,
+      latent_dim=latent_dim,
+    )
+    return self.evaluate_samples(batches)
+
+
+def generated_batches(
+  generator,
+  g_params,
+  g_state,
+  key,
+  *,
+  count,
+  batch_size,
+  latent_dist,
+  latent_dim,
+) -> Iterator[np.ndarray]:
+  """``count`` samples in batches; batch ``i`` uses noise ``fold_in(key, i)``."""
+
+  @jax.jit
+  def generate(params, state, k):
+    z = latent.sample(latent_dist, k, batch_size, latent_dim)
+    return generator.apply(params, state, z, False)[0]
+
+  for i in range(math.ceil(count / batch_size)):
+    batch = generate(g_params, g_state, jax.random.fold_in(key, i))
+    yield np.asarray(batch, np.float32)[: count - i * batch_size]

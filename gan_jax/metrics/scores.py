@@ -1,0 +1,112 @@
+"""The metrics an eval config can name, each a pure function of two
+:class:`~gan_jax.metrics.feature_set.FeatureSet` s and the data source.
+
+A metric returns a dict of floats; ``keys`` says which, so a config can be
+checked before a run starts (``eval.best`` must be one of them). Register
+your own with::
+
+  @METRICS.register("my_metric")
+  @scores.metric(keys=("my_value",), needs="features")
+  def my_metric(real, fake, source):
+    return {"my_value": ...}
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Literal
+
+from gan_jax.metrics import frechet, inception_score, kid, modes, prdc
+from gan_jax.metrics.feature_set import FeatureSet
+from gan_jax.registry import Registry
+
+Needs = Literal["stats", "features", "logits", "samples"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+  fn: Callable[[FeatureSet, FeatureSet, object], dict[str, float]]
+  keys: tuple[str, ...]
+  needs: Needs  # what the fake FeatureSet must hold
+  higher_is_better: tuple[str, ...] = ()
+
+  def __call__(self, real, fake, source):
+    return self.fn(real, fake, source)
+
+
+def metric(keys, needs: Needs, higher_is_better=()):
+  return lambda fn: Metric(fn, tuple(keys), needs, tuple(higher_is_better))
+
+
+METRICS = Registry("metric")
+
+
+@METRICS.register("fid")
+@metric(keys=("fid",), needs="stats")
+def fid(real, fake, source):
+  del source
+  return {"fid": frechet.fid_from_stats(real.stats, fake.stats)}
+
+
+@METRICS.register("kid")
+@metric(keys=("kid", "kid_std"), needs="features")
+def kid_metric(real, fake, source):
+  del source
+  mean, std = kid.kernel_inception_distance(real.features, fake.features)
+  return {"kid": mean, "kid_std": std}
+
+
+@METRICS.register("is")
+@metric(keys=("is", "is_std"), needs="logits", higher_is_better=("is",))
+def is_metric(real, fake, source):
+  del real, source
+  mean, std = inception_score.inception_score(fake.logits, splits=10)
+  return {"is": mean, "is_std": std}
+
+
+@METRICS.register("precision_recall")
+@metric(
+  keys=("precision", "recall"),
+  needs="features",
+  higher_is_better=("precision", "recall"),
+)
+def precision_recall(real, fake, source):
+  del source
+  p, r = prdc.precision_recall(real.features, fake.features, k=3)
+  return {"precision": p, "recall": r}
+
+
+@METRICS.register("density_coverage")
+@metric(
+  keys=("density", "coverage"),
+  needs="features",
+  higher_is_better=("density", "coverage"),
+)
+def density_coverage(real, fake, source):
+  del source
+  d, c = prdc.density_coverage(real.features, fake.features, k=5)
+  return {"density": d, "coverage": c}
+
+
+@METRICS.register("mixture_modes")
+@metric(
+  keys=("modes", "high_quality", "reverse_kl"),
+  needs="samples",
+  higher_is_better=("modes", "high_quality"),
+)
+def mixture_modes(real, fake, source):
+  del real
+  if not hasattr(source, "centers"):
+    raise ValueError("mixture_modes needs a Gaussian-mixture data source")
+  return modes.mixture_modes(fake.samples, source.centers, source.sigma)
+
+
+@METRICS.register("stacked_modes")
+@metric(
+  keys=("modes", "reverse_kl"), needs="samples", higher_is_better=("modes",)
+)
+def stacked_modes(real, fake, source):
+  del real, source
+  from gan_jax.metrics import digits_classifier  # pylint: disable=g-import-not-at-top
+
+  classifier = digits_classifier.load_classifier()
+  return modes.stacked_digit_modes(fake.samples, classifier)

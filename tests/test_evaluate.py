@@ -1,0 +1,257 @@
+"""Evaluation: the pytorch-fid weights, the evaluator, the command line."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from gan_jax import config, data, evaluate, run
+from gan_jax.errors import ConfigError
+from gan_jax.metrics import feature_set, frechet
+from gan_jax.metrics import inception_features, inception_weights
+from gan_jax.metrics.evaluator import Evaluator
+from tests import torch_files
+
+FIXTURE = os.path.join(
+  os.path.dirname(__file__), "fixtures", "inception_reference.npz"
+)
+
+
+def _pytorch_fid_state_dict(rng) -> dict[str, np.ndarray]:
+  """fid-helper's weights under pytorch-fid's names, plus a random fc."""
+  flat = inception_weights.from_fid_helper(inception_weights.fid_helper_file())
+  arrays = {}
+  for key, value in flat.items():
+    layer, leaf = key.rsplit("/", 1)
+    name = layer.removesuffix("/conv").replace("/", ".")
+    if leaf == "kernel":
+      arrays[f"{name}.conv.weight"] = np.transpose(value, (3, 2, 0, 1))
+      arrays[f"{name}.bn.weight"] = np.ones(value.shape[-1], np.float32)
+    else:
+      bn = {"beta": "bias", "mean": "running_mean", "var": "running_var"}
+      arrays[f"{name}.bn.{bn[leaf]}"] = value
+  arrays["fc.weight"] = rng.normal(0, 0.05, (1008, 2048)).astype(np.float32)
+  arrays["fc.bias"] = rng.normal(0, 1, 1008).astype(np.float32)
+  return arrays
+
+
+@pytest.mark.parametrize(
+  "writer", [torch_files.save_zip, torch_files.save_legacy]
+)
+def test_pytorch_fid_weights_give_the_same_features_and_logits(
+  writer, monkeypatch, tmp_path
+):
+  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
+  arrays = _pytorch_fid_state_dict(np.random.default_rng(0))
+  pth = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+  writer(pth, arrays)
+  inception_weights.prepare(pth)
+  with np.load(FIXTURE) as fixture:
+    images, expected = fixture["images_noise32"], fixture["pool3_noise32"]
+  out = inception_features.InceptionFeatures(batch_size=2, with_logits=True)(
+    images
+  )
+  np.testing.assert_allclose(out["pool3"], expected, rtol=1e-4, atol=1e-5)
+  # Logits without the bias, as the original Inception Score code.
+  np.testing.assert_allclose(
+    out["logits"], out["pool3"] @ arrays["fc.weight"].T, rtol=1e-4, atol=1e-4
+  )
+
+
+def test_a_batchnorm_scale_is_folded_into_the_convolution():
+  rng = np.random.default_rng(1)
+  w = rng.normal(size=(4, 3, 1, 1)).astype(np.float32)  # OIHW, 1×1
+  beta, mean, var, gamma = (
+    rng.uniform(0.5, 2, 4).astype(np.float32) for _ in range(4)
+  )
+  x = rng.normal(size=(5, 3)).astype(np.float32)
+  want = gamma * (x @ w[:, :, 0, 0].T - mean) / np.sqrt(var + 1e-3) + beta
+  layer = inception_weights._conv_bn(w, beta, mean, var, gamma)  # pylint: disable=protected-access
+  got = (x @ layer["conv/kernel"][0, 0] - layer["mean"]) / np.sqrt(
+    layer["var"] + 1e-3
+  ) + layer["beta"]
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_collect_keeps_exact_stats_and_at_most_max_features():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(230, 6)).astype(np.float32)
+  fs = feature_set.collect(
+    [x[:100], x[100:200], x[200:]],
+    lambda b: {"features": b * 2, "logits": b[:, :3]},
+    max_features=150,
+    keep_logits=True,
+    keep_samples=True,
+  )
+  assert fs.count == 230 and fs.features.shape == (150, 6)
+  np.testing.assert_allclose(fs.stats.mean, (2 * x).mean(0), rtol=1e-6)
+  np.testing.assert_allclose(
+    fs.stats.covariance,
+    np.cov(2 * x.astype(np.float64), rowvar=False),
+    rtol=1e-6,
+  )
+  np.testing.assert_array_equal(fs.logits, x[:, :3])
+  np.testing.assert_array_equal(fs.samples, x)
+
+
+def _digits_eval(**changes) -> config.EvalConfig:
+  ev = config.EvalConfig(features="digits", metrics="fid,kid,precision_recall")
+  for k, v in changes.items():
+    setattr(ev, k, v)
+  return ev
+
+
+def test_real_digits_score_better_than_noise_and_the_reference_is_cached():
+  source = data.build("digits", 0)
+  ev = _digits_eval(num_reference=1000)
+  real = source.examples[1000:1500]
+  noise = np.random.default_rng(0).uniform(-1, 1, real.shape).astype(np.float32)
+  evaluator = Evaluator(ev, source, "digits")
+  good = evaluator.evaluate_samples([real[:250], real[250:]])
+  bad = evaluator.evaluate_samples([noise])
+  assert good["fid"] * 20 < bad["fid"]
+  assert good["precision"] > 0.7 and bad["precision"] < 0.1
+  assert good["kid"] < bad["kid"]
+  path = evaluator.reference_path(source.reference(1000))
+  assert path.is_file()
+  again = Evaluator(ev, source, "digits").reference()
+  np.testing.assert_array_equal(
+    again.stats.mean, evaluator.reference().stats.mean
+  )
+
+
+def test_mixture_modes_of_real_ring_samples():
+  source = data.build("mog_ring", 0)
+  ev = config.EvalConfig(features="none", metrics="mixture_modes")
+  values = Evaluator(ev, source, "mog_ring").evaluate_samples(
+    [source.reference(2500)]
+  )
+  assert values["modes"] == 8 and values["high_quality"] > 0.95
+  assert values["reverse_kl"] < 0.01
+
+
+@pytest.mark.parametrize(
+  "changes,message",
+  [
+    ({"metrics": "fid,fjd"}, "'fjd', which is not registered"),
+    (
+      {"metrics": "fid", "best": "recall"},
+      "eval.best='recall' is not computed",
+    ),
+    ({"metrics": "is"}, "needs class logits"),
+    ({"metrics": "fid", "features": "none"}, "needs features"),
+    ({"metrics": "", "every": 10}, "eval.metrics is empty"),
+    ({"num_samples": 1}, "eval.num_samples=1 must be at least 2"),
+    ({"features": "clip"}, "eval.features='clip' is not registered"),
+  ],
+)
+def test_bad_eval_config_names_the_key(changes, message):
+  cfg = config.Config()
+  for k, v in changes.items():
+    setattr(cfg.eval, k, v)
+  with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+    config.validate(cfg)
+
+
+def _digits_uint8(start, stop):
+  images = load_digits().images[start:stop] * (255 / 16)
+  return np.rint(images).astype(np.uint8)[..., None]
+
+
+def _main(capsys, *argv):
+  code = evaluate.main(list(argv))
+  captured = capsys.readouterr()
+  return (
+    code,
+    captured.out.strip().splitlines(),
+    captured.err.strip().splitlines(),
+  )
+
+
+def test_fid_command_prints_the_fid_of_two_files_last(capsys, tmp_path):
+  a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+  np.savez(a, images=_digits_uint8(0, 6))
+  np.savez(b, _digits_uint8(6, 12))
+  code, out, _ = _main(capsys, "fid", str(a), str(b), "--batch-size", "4")
+  assert code == 0
+  name, value = out[-1].split()
+  assert name == "FID" and float(value) > 1
+  extractor = inception_features.InceptionFeatures(batch_size=4)
+  stats = [
+    frechet.FeatureStats.of(extractor(x)["pool3"])
+    for x in (_digits_uint8(0, 6), _digits_uint8(6, 12))
+  ]
+  assert float(value) == pytest.approx(frechet.fid_from_stats(*stats), rel=1e-5)
+  code, out, _ = _main(capsys, "fid", str(a), str(a), "--batch-size", "4")
+  assert code == 0 and abs(float(out[-1].split()[1])) < 1e-2
+
+
+@pytest.mark.parametrize(
+  "content,message",
+  [
+    (None, "does not exist"),
+    ({"x": np.zeros((3, 8, 8, 1), np.float32)}, "expected uint8 images"),
+    (
+      {"a": np.zeros((3, 8, 8, 1), np.uint8), "b": np.zeros(3)},
+      "save the images alone",
+    ),
+    ({"images": np.zeros((3, 8, 8, 2), np.uint8)}, "expected uint8 images"),
+    ({"images": np.zeros((1, 8, 8, 1), np.uint8)}, "at least 2"),
+  ],
+)
+def test_bad_image_file_is_one_line_exit_2(capsys, tmp_path, content, message):
+  path = tmp_path / "bad.npz"
+  if content is not None:
+    np.savez(path, **content)
+  code, out, err = _main(capsys, "fid", str(path), str(path))
+  assert code == 2 and out == [] and len(err) == 1
+  assert message in err[0]
+
+
+def test_images_command_scores_against_a_dataset(capsys, tmp_path):
+  path = tmp_path / "real.npz"
+  np.savez(path, images=_digits_uint8(1000, 1400))
+  code, out, _ = _main(
+    capsys,
+    "images",
+    str(path),
+    "--data",
+    "digits",
+    "eval.features=digits",
+    "eval.metrics=fid,density_coverage",
+  )
+  assert code == 0 and out[-1].startswith("FID ")
+  values = dict(line.split() for line in out[:-1])
+  assert float(values["fid"]) < 20 and float(values["coverage"]) > 0.5
+  code, _, err = _main(capsys, "images", str(path), "--data", "digitz")
+  assert code == 2 and "unknown dataset 'digitz'" in err[0]
+
+
+def test_checkpoint_command_reproduces_the_logged_evaluation(
+  capsys, tiny_digits, tmp_path
+):
+  tiny_digits.eval = _digits_eval(
+    every=4, num_samples=200, metrics="fid,precision_recall", best="fid"
+  )
+  run.train(tiny_digits, tmp_path, progress=False)
+  logged = {
+    r["step"]: r["eval/fid"]
+    for r in map(
+      json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines()
+    )
+    if "eval/fid" in r
+  }
+  assert sorted(logged) == [4, 8]
+  best = min(logged, key=logged.get)
+  for step, want in ((8, logged[8]), ("best", logged[best])):
+    code, out, err = _main(
+      capsys, "checkpoint", "--workdir", str(tmp_path), "--step", str(step)
+    )
+    assert code == 0, err
+    assert float(out[-1].split()[1]) == pytest.approx(want, rel=1e-6)
+  code, _, err = _main(
+    capsys, "checkpoint", "--workdir", str(tmp_path / "none")
+  )
+  assert code == 2 and "holds no run" in err[0]
