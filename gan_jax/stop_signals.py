@@ -6,6 +6,7 @@ checkpoint and exits. A second Ctrl-C raises KeyboardInterrupt at once.
 
 import signal
 import threading
+from typing import Self
 
 
 class StopOnSignal:
@@ -23,7 +24,7 @@ class StopOnSignal:
       raise KeyboardInterrupt
     self.signum = signum
 
-  def __enter__(self) -> "StopOnSignal":
+  def __enter__(self) -> Self:
     if threading.current_thread() is threading.main_thread():
       for s in self.SIGNALS:
         self._previous[s] = signal.signal(s, self._handle)

@@ -9,8 +9,12 @@ from sklearn.datasets import load_digits
 
 from gan_jax import config, data, evaluate, run
 from gan_jax.errors import ConfigError
-from gan_jax.metrics import feature_set, frechet
-from gan_jax.metrics import inception_features, inception_weights
+from gan_jax.metrics import (
+  feature_set,
+  frechet,
+  inception_features,
+  inception_weights,
+)
 from gan_jax.metrics.evaluator import Evaluator
 from tests import torch_files
 
