@@ -7,6 +7,7 @@ asynchronous: the arrays are copied off the device before ``save`` returns,
 and the write happens in the background.
 """
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,24 @@ class Checkpointer:
     keep: int,
     best: str | None = None,
     best_mode: str = "min",
+    create: bool = True,
   ):
     """``best``: keep the ``keep`` checkpoints with the best ``metrics[best]``
     (orbax's ``best_fn``) instead of the latest ones."""
     self.directory = Path(directory).absolute()
-    best_fn = None if best is None else (lambda metrics: metrics[best])
+    # A checkpoint scored without ``best`` (eval.best changed on resume) or
+    # with a NaN (a diverged generator) ranks last.
+    worst = float("inf") if best_mode == "min" else float("-inf")
+
+    def best_fn(metrics):
+      value = metrics.get(best)
+      return worst if value is None or not math.isfinite(value) else value
+
     options = ocp.CheckpointManagerOptions(
       max_to_keep=keep,
       enable_async_checkpointing=True,
-      create=True,
-      best_fn=best_fn,
+      create=create,
+      best_fn=None if best is None else best_fn,
       best_mode=best_mode,
       keep_checkpoints_without_metrics=best is None,
     )
@@ -44,8 +53,8 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def best_step(self) -> int | None:
-    return self._manager.best_step()
+  def steps(self) -> list[int]:
+    return list(self._manager.all_steps())
 
   def save(
     self,

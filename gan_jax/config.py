@@ -84,7 +84,9 @@ class EvalConfig:
   # Keep the checkpoint with the best value of this metric key (e.g. fid)
   # in <workdir>/best, among the evaluations made every ``every`` steps.
   best: str = ""
-  best_mode: Literal["min", "max"] = "min"
+  # auto: max for keys a metric marks higher-is-better (is, precision,
+  # recall, density, coverage, modes, high_quality), else min.
+  best_mode: Literal["auto", "min", "max"] = "auto"
 
 
 @dataclasses.dataclass
@@ -339,6 +341,24 @@ def validate(cfg: Config) -> Config:
   return cfg
 
 
+def best_direction(ev: EvalConfig) -> str | None:
+  """``"max"`` or ``"min"`` for ``ev.best``, as its metric declares it."""
+  from gan_jax.metrics import METRICS, metric_names  # pylint: disable=g-import-not-at-top
+
+  for name in metric_names(ev.metrics):
+    metric = METRICS.get(name)
+    if metric is not None and ev.best in metric.keys:
+      return "max" if ev.best in metric.higher_is_better else "min"
+  return None
+
+
+def resolved_best_mode(ev: EvalConfig) -> str:
+  """``ev.best_mode`` with ``auto`` resolved from the metric."""
+  if ev.best_mode != "auto":
+    return ev.best_mode
+  return best_direction(ev) or "min"
+
+
 def _validate_eval(ev: EvalConfig) -> None:
   from gan_jax.metrics import FEATURE_SPACES, METRICS, metric_names  # pylint: disable=g-import-not-at-top
 
@@ -383,6 +403,12 @@ def _validate_eval(ev: EvalConfig) -> None:
     not ev.best or ev.best in keys,
     f"eval.best={ev.best!r} is not computed by eval.metrics="
     f"{ev.metrics!r}; choose one of {', '.join(sorted(keys)) or '—'}",
+  )
+  wanted = best_direction(ev) if ev.best else None
+  _require(
+    ev.best_mode in ("auto", wanted) or wanted is None,
+    f"eval.best_mode={ev.best_mode} would keep the worst {ev.best}; use "
+    f"eval.best_mode={wanted} or auto",
   )
 
 

@@ -108,9 +108,11 @@ def _images(args) -> dict[str, float]:
       f"{source.example_shape}",
       file=sys.stderr,
     )
-  samples = images.astype(np.float32) / 127.5 - 1.0
   step = cfg.eval.batch_size
-  batches = (samples[i : i + step] for i in range(0, len(samples), step))
+  batches = (  # float only a batch at a time
+    images[i : i + step].astype(np.float32) / 127.5 - 1.0
+    for i in range(0, len(images), step)
+  )
   return Evaluator(cfg.eval, source, args.data).evaluate_samples(batches)
 
 
@@ -133,7 +135,11 @@ def _checkpoint(args) -> dict[str, float]:
   cfg = _eval_config(args.overrides, base)
   parts = run.assemble(cfg)
   folder = workdir / ("best" if args.step == "best" else "checkpoints")
-  checkpoints = Checkpointer(folder, keep=1000)
+  if not folder.is_dir():
+    raise UserError(
+      f"{folder} does not exist; this run kept no such checkpoints"
+    )
+  checkpoints = Checkpointer(folder, keep=1000, create=False)
   try:
     step = (
       checkpoints.latest_step()
@@ -156,6 +162,20 @@ def _checkpoint(args) -> dict[str, float]:
   )
 
 
+def _positive(text: str) -> int:
+  if not text.isdigit() or int(text) < 1:
+    raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+  return int(text)
+
+
+def _step(text: str) -> str:
+  if text not in ("latest", "best") and not text.isdigit():
+    raise argparse.ArgumentTypeError(
+      f"{text!r} is not a step number, latest or best"
+    )
+  return text
+
+
 def parse_args(argv):
   parser = argparse.ArgumentParser(
     prog="python -m gan_jax.evaluate",
@@ -174,14 +194,17 @@ def parse_args(argv):
   fid.add_argument(
     "--resize", default="tf_bilinear", choices=["tf_bilinear", "bilinear"]
   )
-  fid.add_argument("--batch-size", type=int, default=50)
+  fid.add_argument("--batch-size", type=_positive, default=50)
   img = sub.add_parser("images", help="metrics of an .npz against a dataset")
   img.add_argument("file")
   img.add_argument("--data", required=True, help="dataset name, e.g. digits")
   ckpt = sub.add_parser("checkpoint", help="metrics of a training run")
   ckpt.add_argument("--workdir", required=True)
   ckpt.add_argument(
-    "--step", default="latest", help="a step number, latest (default) or best"
+    "--step",
+    default="latest",
+    type=_step,
+    help="a step number, latest (default) or best",
   )
   args, rest = parser.parse_known_args(argv)
   args.overrides = [r for r in rest if "=" in r and not r.startswith("-")]
@@ -210,6 +233,9 @@ def main(argv=None) -> int:
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return e.exit_code
+  except ValueError as e:  # Data that a metric or feature space cannot take.
+    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+    return 2
   return 0
 
 

@@ -23,7 +23,7 @@ from gan_jax import data, keys, losses, models, optimizers, parallel
 from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpointer
 from gan_jax.errors import ConfigError
-from gan_jax.metrics.evaluator import Evaluator
+from gan_jax.evaluations import Evaluations
 from gan_jax.run_log import RunLog
 from gan_jax.samples import SampleWriter
 from gan_jax.step import make_train_step
@@ -174,14 +174,9 @@ def train(
     key=keys.stream(root, keys.SAMPLES),
   )
   log = RunLog(workdir, start_step=start)
-  evaluator = (
-    Evaluator(cfg.eval, source, cfg.data.name) if cfg.eval.every else None
-  )
-  best = (
-    Checkpointer(
-      workdir / "best", keep=1, best=cfg.eval.best, best_mode=cfg.eval.best_mode
-    )
-    if evaluator and cfg.eval.best
+  evaluations = (
+    Evaluations(cfg, source, parts.generator, root, workdir)
+    if cfg.eval.every
     else None
   )
   placed = strategy.put_state(state)
@@ -204,7 +199,8 @@ def train(
     )
     saved_at = at
 
-  timer_start, timed_from, rate = None, start, None
+  # img/s counts training only: time spent evaluating is subtracted.
+  timer_start, timed_from, rate, paused = None, start, None, 0.0
   step = start
   with StopOnSignal() as stop:
     try:
@@ -228,7 +224,7 @@ def train(
           timer_start, timed_from = time.perf_counter(), step
         if step % cfg.log_every == 0 or step == cfg.steps:
           values = jax.device_get(strategy.get_metrics(metrics))
-          elapsed = time.perf_counter() - timer_start
+          elapsed = time.perf_counter() - timer_start - paused
           if step > timed_from:
             rate = (step - timed_from) * images_per_step / elapsed
             values["img_per_s"] = rate
@@ -246,28 +242,19 @@ def train(
           one = strategy.get_state(placed)
           _, pixels = samples.write(step, one.g_params, one.g_state, final=last)
           log.image(step, "samples", pixels)
-        if evaluator and (step % cfg.eval.every == 0 or last):
-          one = strategy.get_state(placed)
-          values = evaluator.evaluate_generator(
-            parts.generator,
-            one.g_params,
-            one.g_state,
-            keys.stream(root, keys.EVAL),
-            latent_dist=cfg.model.latent_dist,
-            latent_dim=cfg.model.latent_dim,
+        # A stop signal skips the evaluation: checkpoint and exit promptly.
+        if evaluations and evaluations.due(step) and stop.signum is None:
+          values, seconds = evaluations(
+            step,
+            strategy.get_state(placed),
+            {"step": step, "data_position": position},
           )
+          paused += seconds
           log.scalars(step, {f"eval/{k}": v for k, v in values.items()})
           _say(
             f"step {step}: "
             + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
           )
-          if best:
-            best.save(
-              step,
-              one,
-              {"step": step, "data_position": position},
-              metrics=values,
-            )
         if step % cfg.checkpoint_every == 0 or last:
           save(step)
       if saved_at != step:  # Stopped by a signal between checkpoints.
@@ -275,8 +262,8 @@ def train(
     finally:  # Also on a second Ctrl-C: finish pending writes.
       bar.close()
       checkpoints.close()
-      if best:
-        best.close()
+      if evaluations:
+        evaluations.close()
       log.close()
   final = jax.device_get(strategy.get_state(placed))
   stopped_by = stop.signum if step < cfg.steps else None

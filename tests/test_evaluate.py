@@ -149,6 +149,10 @@ def test_mixture_modes_of_real_ring_samples():
     ({"metrics": "", "every": 10}, "eval.metrics is empty"),
     ({"num_samples": 1}, "eval.num_samples=1 must be at least 2"),
     ({"features": "clip"}, "eval.features='clip' is not registered"),
+    (
+      {"metrics": "precision_recall", "best": "recall", "best_mode": "min"},
+      "eval.best_mode=min would keep the worst recall",
+    ),
   ],
 )
 def test_bad_eval_config_names_the_key(changes, message):
@@ -259,3 +263,100 @@ def test_checkpoint_command_reproduces_the_logged_evaluation(
     capsys, "checkpoint", "--workdir", str(tmp_path / "none")
   )
   assert code == 2 and "holds no run" in err[0]
+
+
+def test_best_mode_auto_follows_the_metric():
+  ev = config.EvalConfig(metrics="fid,precision_recall", best="recall")
+  assert config.resolved_best_mode(ev) == "max"
+  ev.best = "fid"
+  assert config.resolved_best_mode(ev) == "min"
+
+
+def test_a_diverged_generator_scores_nan_not_a_crash():
+  source = data.build("digits", 0)
+  ev = _digits_eval(num_reference=500)
+  nan = np.full((100, 8, 8, 1), np.nan, np.float32)
+  values = Evaluator(ev, source, "digits").evaluate_samples([nan])
+  assert set(values) == {"fid", "kid", "kid_std", "precision", "recall"}
+  assert all(np.isnan(v) for v in values.values())
+
+
+def test_the_reference_cache_depends_on_the_feature_space_version(monkeypatch):
+  from gan_jax.metrics import digits_classifier  # pylint: disable=g-import-not-at-top
+
+  source = data.build("digits", 0)
+  examples = source.reference(100)
+  before = Evaluator(_digits_eval(), source, "digits").reference_path(examples)
+  monkeypatch.setattr(digits_classifier, "VERSION", "another-recipe")
+  after = Evaluator(_digits_eval(), source, "digits").reference_path(examples)
+  assert before != after
+
+
+def test_resume_past_a_saved_best_checkpoint_does_not_save_it_twice(
+  tiny_digits, tmp_path
+):
+  tiny_digits.eval = _digits_eval(
+    every=2, num_samples=100, metrics="fid", best="fid"
+  )
+  tiny_digits.steps, tiny_digits.checkpoint_every = 6, 4
+  run.train(tiny_digits, tmp_path, progress=False)
+  best_before = [p.name for p in (tmp_path / "best").iterdir()]
+  # As if killed after evaluating step 6 but before checkpointing it.
+  import shutil  # pylint: disable=g-import-not-at-top
+
+  shutil.rmtree(tmp_path / "checkpoints" / "6")
+  result = run.train(tiny_digits, tmp_path, progress=False)
+  assert result.step == 6
+  assert [p.name for p in (tmp_path / "best").iterdir()] == best_before
+
+
+@pytest.mark.parametrize(
+  "argv,message",
+  [
+    (["checkpoint", "--workdir", ".", "--step", "foo"], "not a step number"),
+    (["fid", "a.npz", "b.npz", "--batch-size", "0"], "not a positive integer"),
+  ],
+)
+def test_bad_arguments_exit_2(capsys, argv, message):
+  with pytest.raises(SystemExit) as exit_info:
+    evaluate.main(argv)
+  assert exit_info.value.code == 2
+  assert message in capsys.readouterr().err
+
+
+def test_images_the_feature_space_cannot_take_are_one_line_exit_2(
+  capsys, tmp_path
+):
+  path = tmp_path / "big.npz"
+  np.savez(path, images=np.zeros((4, 16, 16, 1), np.uint8))
+  code, out, err = _main(
+    capsys, "images", str(path), "--data", "digits", "eval.features=digits"
+  )
+  assert code == 2 and out == [] and err[-1].startswith("error: ")
+  assert "takes 8×8×1 images" in err[-1]
+
+
+def test_checkpoint_command_writes_nothing_into_a_run(capsys, tmp_path):
+  (tmp_path / "config.json").write_text(config.dumps(config.Config()))
+  code, _, err = _main(
+    capsys, "checkpoint", "--workdir", str(tmp_path), "--step", "best"
+  )
+  assert code == 2 and "does not exist" in err[0]
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+@pytest.mark.parametrize("flaw", ["fc", "conv"])
+def test_a_pth_of_another_network_is_refused_and_the_cache_kept(
+  flaw, monkeypatch, tmp_path
+):
+  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
+  arrays = _pytorch_fid_state_dict(np.random.default_rng(0))
+  if flaw == "fc":  # torchvision's Inception has 1,000 classes
+    arrays["fc.weight"] = arrays["fc.weight"][:1000]
+  else:
+    arrays["Mixed_6b.branch1x1.conv.weight"] *= 1.01
+  pth = tmp_path / "other.pth"
+  torch_files.save_zip(pth, arrays)
+  code = evaluate.main(["prepare-inception", "--pth", str(pth)])
+  assert code == 2
+  assert not (tmp_path / "cache" / inception_weights.LOGITS_FILE).exists()

@@ -25,7 +25,9 @@ def extractor():
   return inception_features.InceptionFeatures(batch_size=4)
 
 
-@pytest.mark.parametrize("name", ["digits8", "noise32", "smooth64", "waves299"])
+@pytest.mark.parametrize(
+  "name", ["digits8", "noise32", "smooth64", "blocks299", "blocks333x370"]
+)
 def test_features_match_the_reference_torchscript_model(extractor, name):
   with np.load(FIXTURE) as fixture:
     images, expected = fixture[f"images_{name}"], fixture[f"pool3_{name}"]

@@ -74,13 +74,6 @@ def test_the_cache_round_trips_without_retraining(tmp_path, monkeypatch):
   _assert_same_params(first.params, params)
 
 
-def test_a_new_version_does_not_read_the_old_cache(tmp_path, monkeypatch):
-  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path))
-  old = digits_classifier.cache_path()
-  monkeypatch.setattr(digits_classifier, "VERSION", "another-recipe")
-  assert digits_classifier.cache_path() != old
-
-
 RING = mixtures.ring(0)
 
 
@@ -149,8 +142,8 @@ def test_real_stacked_digits_reach_about_1000_modes(classifier):
   samples = data.build("stacked_digits", 0).reference(26000)
   result = modes.stacked_digit_modes(samples, classifier)
   print(f"real stacked digits: {result}")
-  assert result["modes"] >= 990
-  assert result["reverse_kl"] < 0.05
+  assert result["modes"] >= 998
+  assert 0.015 < result["reverse_kl"] < 0.03  # (K − 1) / 2N ≈ 0.019
 
 
 def test_one_repeated_digit_triple_is_one_mode(classifier):

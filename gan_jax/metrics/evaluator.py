@@ -6,6 +6,7 @@ generated side is streamed in batches from a fixed noise key, so every
 evaluation of a run sees the same noise.
 """
 
+import functools
 import hashlib
 import math
 from collections.abc import Iterator
@@ -47,11 +48,14 @@ class Evaluator:
     )
 
   def reference_path(self, examples: np.ndarray):
-    digest = hashlib.sha1(np.ascontiguousarray(examples).tobytes()).hexdigest()
+    """Named by everything the real features depend on, including the
+    feature space's ``version`` (its weights or classifier recipe)."""
+    digest = hashlib.sha1(np.ascontiguousarray(examples).tobytes())
+    digest.update(getattr(self.space, "version", "").encode())
     c = self.cfg
     name = (
       f"reference-{self.data_name}-{c.features}-{c.resize}-"
-      f"{len(examples)}-{c.max_features}-{digest[:12]}.npz"
+      f"{len(examples)}-{c.max_features}-{digest.hexdigest()[:12]}.npz"
     )
     return cache.cache_dir() / name
 
@@ -72,6 +76,8 @@ class Evaluator:
   def evaluate_samples(self, batches) -> dict[str, float]:
     """Metrics of generated samples (float, as the generator makes them)."""
     fake = self._collect(batches, fake=True)
+    if not _finite(fake):  # A diverged generator: NaN, not a crash.
+      return {k: float("nan") for m in self.metrics.values() for k in m.keys}
     real = self.reference() if self.cfg.features != "none" else None
     values = {}
     for metric in self.metrics.values():
@@ -96,6 +102,13 @@ class Evaluator:
     return self.evaluate_samples(batches)
 
 
+def _finite(fs: feature_set.FeatureSet) -> bool:
+  arrays = [fs.features, fs.logits, fs.samples]
+  if fs.stats is not None:
+    arrays.append(fs.stats.mean)
+  return all(np.isfinite(a).all() for a in arrays if a is not None)
+
+
 def generated_batches(
   generator,
   g_params,
@@ -108,12 +121,19 @@ def generated_batches(
   latent_dim,
 ) -> Iterator[np.ndarray]:
   """``count`` samples in batches; batch ``i`` uses noise ``fold_in(key, i)``."""
-
-  @jax.jit
-  def generate(params, state, k):
-    z = latent.sample(latent_dist, k, batch_size, latent_dim)
-    return generator.apply(params, state, z, False)[0]
-
+  generate = _sampler(generator, batch_size, latent_dist, latent_dim)
   for i in range(math.ceil(count / batch_size)):
     batch = generate(g_params, g_state, jax.random.fold_in(key, i))
     yield np.asarray(batch, np.float32)[: count - i * batch_size]
+
+
+@functools.lru_cache(maxsize=8)
+def _sampler(generator, batch_size, latent_dist, latent_dim):
+  """One compiled sampler per generator and batch shape, reused by evals."""
+
+  @jax.jit
+  def generate(params, state, key):
+    z = latent.sample(latent_dist, key, batch_size, latent_dim)
+    return generator.apply(params, state, z, False)[0]
+
+  return generate

@@ -39,6 +39,7 @@ def inception(cfg):
       {"logits": out["logits"]} if "logits" in out else {}
     )
 
+  apply.version = extractor.weights_name
   return apply
 
 
@@ -60,6 +61,7 @@ def digits(cfg):
       "logits": np.asarray(classifier.logits(samples)),
     }
 
+  apply.version = digits_classifier.VERSION
   return apply
 
 

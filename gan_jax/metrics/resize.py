@@ -9,8 +9,9 @@ the original TTUR FID, StyleGAN2-ADA's metrics, clean-fid's
 It does not antialias: downsampling large images aliases exactly as theirs.
 
 ``"bilinear"`` is ``jax.image.resize`` (half-pixel centres, antialiased when
-downsampling), closer to clean-fid's default; its scores are not comparable
-with the published TensorFlow numbers.
+downsampling), in the spirit of clean-fid's antialiased resizing (which uses
+PIL's bicubic); its scores are not comparable with published TensorFlow
+numbers.
 
 Both are separable linear maps, applied as two small matrix products.
 """

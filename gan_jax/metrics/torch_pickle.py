@@ -188,7 +188,16 @@ def load(path: str) -> Any:
         return _load_zip(archive)
     with open(path, "rb") as stream:
       return _load_legacy(stream)
-  except (pickle.UnpicklingError, EOFError, KeyError, struct.error) as e:
+  except TorchFileError:
+    raise
+  except (
+    pickle.UnpicklingError,
+    EOFError,
+    KeyError,
+    ValueError,
+    struct.error,
+    zipfile.BadZipFile,
+  ) as e:
     raise TorchFileError(f"cannot read {path}: {e}") from e
 
 

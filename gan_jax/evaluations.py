@@ -1,0 +1,55 @@
+"""Evaluations during training: score the generator every ``eval.every``
+steps and at the end, log ``eval/<key>``, keep the best checkpoint.
+
+The best checkpoint lives in ``<workdir>/best`` (orbax's ``best_fn``). A run
+resumed from before an evaluation it already made, scores that step again
+(the same value, on CPU bit for bit) but does not save it twice.
+"""
+
+import time
+from pathlib import Path
+
+from gan_jax import config as config_lib
+from gan_jax import keys
+from gan_jax.checkpoint import Checkpointer
+from gan_jax.metrics.evaluator import Evaluator
+
+
+class Evaluations:
+  def __init__(
+    self, cfg: config_lib.Config, source, generator, root, workdir: Path
+  ):
+    self.cfg = cfg
+    self.generator = generator
+    self.key = keys.stream(root, keys.EVAL)
+    self.evaluator = Evaluator(cfg.eval, source, cfg.data.name)
+    self.best = None
+    if cfg.eval.best:
+      self.best = Checkpointer(
+        workdir / "best",
+        keep=1,
+        best=cfg.eval.best,
+        best_mode=config_lib.resolved_best_mode(cfg.eval),
+      )
+
+  def due(self, step: int) -> bool:
+    return step % self.cfg.eval.every == 0 or step == self.cfg.steps
+
+  def __call__(self, step: int, state, record: dict) -> tuple[dict, float]:
+    """Scores ``state``'s generator; returns the values and seconds taken."""
+    start = time.perf_counter()
+    values = self.evaluator.evaluate_generator(
+      self.generator,
+      state.g_params,
+      state.g_state,
+      self.key,
+      latent_dist=self.cfg.model.latent_dist,
+      latent_dim=self.cfg.model.latent_dim,
+    )
+    if self.best is not None and step not in self.best.steps():
+      self.best.save(step, state, record, metrics=values)
+    return values, time.perf_counter() - start
+
+  def close(self) -> None:
+    if self.best is not None:
+      self.best.close()
