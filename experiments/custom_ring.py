@@ -67,4 +67,6 @@ def get_config() -> Config:
   cfg.g_optimizer.lr = cfg.d_optimizer.lr = 1e-3
   cfg.batch_size, cfg.steps = 128, 3000
   cfg.log_every, cfg.sample_every = 100, 1000
+  cfg.eval.features, cfg.eval.metrics = "none", "mixture_modes"
+  cfg.eval.every, cfg.eval.num_samples = 1000, 2500
   return cfg

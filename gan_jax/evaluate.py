@@ -4,7 +4,7 @@
     python -m gan_jax.evaluate fid A.npz B.npz
     python -m gan_jax.evaluate images A.npz --data digits [key=value ...]
     python -m gan_jax.evaluate checkpoint --workdir D [--step N|best]
-        [key=value ...]
+        [--config EXPERIMENT.py] [key=value ...]
 
 ``.npz`` files hold uint8 images ``(N, H, W, C)``, C = 1 or 3, as their only
 array or under ``images``. ``images`` and ``checkpoint`` compute the metrics
@@ -121,6 +121,8 @@ def _checkpoint(args) -> dict[str, float]:
   from gan_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
   from gan_jax.metrics.evaluator import Evaluator  # pylint: disable=g-import-not-at-top
 
+  if args.config:  # Its registered losses, models and sources.
+    config.import_experiment(Path(args.config))
   workdir = Path(args.workdir)
   saved = workdir / "config.json"
   if not saved.is_file():
@@ -200,6 +202,10 @@ def parse_args(argv):
   img.add_argument("--data", required=True, help="dataset name, e.g. digits")
   ckpt = sub.add_parser("checkpoint", help="metrics of a training run")
   ckpt.add_argument("--workdir", required=True)
+  ckpt.add_argument(
+    "--config",
+    help="the run's experiment file, when it registers its own components",
+  )
   ckpt.add_argument(
     "--step",
     default="latest",

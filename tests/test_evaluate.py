@@ -360,3 +360,24 @@ def test_a_pth_of_another_network_is_refused_and_the_cache_kept(
   code = evaluate.main(["prepare-inception", "--pth", str(pth)])
   assert code == 2
   assert not (tmp_path / "cache" / inception_weights.LOGITS_FILE).exists()
+
+
+def test_checkpoint_of_a_run_with_its_own_components(tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+
+  root = os.path.dirname(os.path.dirname(__file__))
+  experiment = os.path.join(root, "experiments", "custom_ring.py")
+  cfg = config.load(experiment, ["steps=4", "eval.every=0"])
+  run.train(cfg, tmp_path, progress=False)
+  command = [sys.executable, "-m", "gan_jax.evaluate", "checkpoint",
+             "--workdir", str(tmp_path), "eval.num_samples=500",
+             "eval.batch_size=500", "eval.features=none",
+             "eval.metrics=mixture_modes"]  # fmt: skip
+  plain = subprocess.run(command, cwd=root, capture_output=True, text=True)
+  assert plain.returncode == 2 and "not registered" in plain.stderr
+  done = subprocess.run(
+    command + ["--config", experiment], cwd=root, capture_output=True, text=True
+  )
+  assert done.returncode == 0, done.stderr
+  assert done.stdout.splitlines()[0].startswith("modes ")
