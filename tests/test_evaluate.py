@@ -374,10 +374,16 @@ def test_checkpoint_of_a_run_with_its_own_components(tmp_path):
              "--workdir", str(tmp_path), "eval.num_samples=500",
              "eval.batch_size=500", "eval.features=none",
              "eval.metrics=mixture_modes"]  # fmt: skip
-  plain = subprocess.run(command, cwd=root, capture_output=True, text=True)
+  plain = subprocess.run(
+    command, cwd=root, capture_output=True, text=True, check=False
+  )
   assert plain.returncode == 2 and "not registered" in plain.stderr
   done = subprocess.run(
-    command + ["--config", experiment], cwd=root, capture_output=True, text=True
+    command + ["--config", experiment],
+    cwd=root,
+    capture_output=True,
+    text=True,
+    check=False,
   )
   assert done.returncode == 0, done.stderr
   assert done.stdout.splitlines()[0].startswith("modes ")
