@@ -104,6 +104,12 @@ def test_custom_loss_and_plain_jax_model_experiment_trains(tmp_path):
   assert code == 0
   saved = json.loads((tmp_path / "config.json").read_text())
   assert saved["loss"] == "smoothed" and saved["model"]["arch"] == "plain_mlp"
-  last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+  lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+  records = [json.loads(line) for line in lines]
+  last = [r for r in records if "g_loss" in r][-1]
   assert last["step"] == 40 and np.isfinite(last["g_loss"])
+  scored = [r for r in records if "eval/modes" in r]  # mixture_modes at the end
+  assert [r["step"] for r in scored] == [40] and 0 <= scored[0][
+    "eval/modes"
+  ] <= 8
   assert np.load(tmp_path / "samples_final.npy").shape == (2500, 2)
