@@ -36,9 +36,8 @@ class RunResult:
   step: int
   workdir: Path
   stopped_by: int | None = None  # The signal that stopped the run early.
-  images_per_second: float | None = (
-    None  # Real images shown to D, after compile.
-  )
+  # Real images shown to D per second, after compilation, evaluations excluded.
+  images_per_second: float | None = None
 
 
 def _check_resumable(workdir: Path, cfg: config_lib.Config) -> None:
