@@ -7,7 +7,7 @@
         [--config EXPERIMENT.py] [key=value ...]
 
 ``.npz`` files hold uint8 images ``(N, H, W, C)``, C = 1 or 3, as their only
-array or under ``images``. ``images`` and ``checkpoint`` compute the metrics
+array or under ``images``; a ``.npy`` of such images works too. ``images`` and ``checkpoint`` compute the metrics
 of an eval config (``eval.metrics=fid,kid eval.features=inception ...``)
 against the dataset's reference features, cached per dataset, feature space,
 resize mode and count. The last line printed is ``FID <value>`` whenever FID
@@ -29,18 +29,19 @@ def load_images(path: str) -> np.ndarray:
   if not Path(path).is_file():
     raise UserError(f"{path} does not exist; pass an .npz of uint8 images")
   try:
-    with np.load(path) as z:
+    loaded = np.load(path)
+  except (ValueError, OSError) as e:
+    raise UserError(f"{path} is not a readable .npz file ({e})") from None
+  if isinstance(loaded, np.ndarray):  # a .npy file
+    images = loaded
+  else:
+    with loaded as z:
       names = list(z.files)
-      name = (
-        "images" if "images" in names else names[0] if len(names) == 1 else None
-      )
-      if name is None:
+      if "images" not in names and len(names) != 1:
         raise UserError(
           f"{path} holds {names}; save the images alone or as 'images'"
         )
-      images = z[name]
-  except (ValueError, OSError) as e:
-    raise UserError(f"{path} is not a readable .npz file ({e})") from None
+      images = z["images" if "images" in names else names[0]]
   if (
     images.dtype != np.uint8
     or images.ndim != 4
