@@ -118,7 +118,7 @@ def _images(args) -> dict[str, float]:
 
 
 def _checkpoint(args) -> dict[str, float]:
-  from gan_jax import config, keys, run  # pylint: disable=g-import-not-at-top
+  from gan_jax import config, evaluations, run  # pylint: disable=g-import-not-at-top
   from gan_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
   from gan_jax.metrics.evaluator import Evaluator  # pylint: disable=g-import-not-at-top
 
@@ -155,13 +155,9 @@ def _checkpoint(args) -> dict[str, float]:
   finally:
     checkpoints.close()
   print(f"evaluating step {step} of {workdir}", file=sys.stderr)
-  return Evaluator(cfg.eval, parts.source, cfg.data.name).evaluate_generator(
-    parts.generator,
-    state.g_params,
-    state.g_state,
-    keys.stream(parts.root, keys.EVAL),
-    latent_dist=cfg.model.latent_dist,
-    latent_dim=cfg.model.latent_dim,
+  evaluator = Evaluator(cfg.eval, parts.source, cfg.data.name)
+  return evaluations.score(
+    evaluator, cfg, parts.generator, state.g_params, state.g_state, parts.root
   )
 
 

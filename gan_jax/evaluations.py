@@ -15,13 +15,36 @@ from gan_jax.checkpoint import Checkpointer
 from gan_jax.metrics.evaluator import Evaluator
 
 
+def score(
+  evaluator: Evaluator,
+  cfg: config_lib.Config,
+  generator,
+  g_params,
+  g_state,
+  root,
+) -> dict[str, float]:
+  """The run's metrics of a generator, on the run's fixed evaluation noise.
+
+  Training and ``python -m gan_jax.evaluate checkpoint`` both score this way,
+  so the command reproduces what the run logged.
+  """
+  return evaluator.evaluate_generator(
+    generator,
+    g_params,
+    g_state,
+    keys.stream(root, keys.EVAL),
+    latent_dist=cfg.model.latent_dist,
+    latent_dim=cfg.model.latent_dim,
+  )
+
+
 class Evaluations:
   def __init__(
     self, cfg: config_lib.Config, source, generator, root, workdir: Path
   ):
     self.cfg = cfg
     self.generator = generator
-    self.key = keys.stream(root, keys.EVAL)
+    self.root = root
     self.evaluator = Evaluator(cfg.eval, source, cfg.data.name)
     self.best = None
     if cfg.eval.best:
@@ -38,13 +61,13 @@ class Evaluations:
   def __call__(self, step: int, state, record: dict) -> tuple[dict, float]:
     """Scores ``state``'s generator; returns the values and seconds taken."""
     start = time.perf_counter()
-    values = self.evaluator.evaluate_generator(
+    values = score(
+      self.evaluator,
+      self.cfg,
       self.generator,
       state.g_params,
       state.g_state,
-      self.key,
-      latent_dist=self.cfg.model.latent_dist,
-      latent_dim=self.cfg.model.latent_dim,
+      self.root,
     )
     if self.best is not None and step not in self.best.steps():
       self.best.save(step, state, record, metrics=values)

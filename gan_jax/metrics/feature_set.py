@@ -13,7 +13,20 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from gan_jax import cache
 from gan_jax.metrics.frechet import FeatureStats
+
+
+def as_pair(real, fake) -> tuple[np.ndarray, np.ndarray]:
+  """Real and generated features as float64 (n, d) arrays of the same d."""
+  real = np.asarray(real, np.float64)
+  fake = np.asarray(fake, np.float64)
+  if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+    raise ValueError(
+      "real and fake must have shapes (n, d) with the same d, got "
+      f"{real.shape} and {fake.shape}"
+    )
+  return real, fake
 
 
 @dataclasses.dataclass
@@ -62,8 +75,6 @@ def collect(
 
 def save(path, fs: FeatureSet) -> None:
   """Writes a reference FeatureSet (stats and kept features) to ``.npz``."""
-  from gan_jax import cache  # pylint: disable=g-import-not-at-top
-
   arrays = {"count": np.asarray(fs.count)}
   if fs.stats is not None:
     arrays |= {

@@ -48,7 +48,7 @@ class InceptionFeatures:
     net = inception.InceptionV3(with_logits, precision)
     path = inception_weights.weights_file(with_logits)
     self.weights_name = path.stem
-    params = inception_weights.load(with_logits)
+    params = inception_weights.read(path, with_logits)
     mesh = Mesh(np.array(devices), ("data",))
     self._batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
     self._params = jax.device_put(params, NamedSharding(mesh, PartitionSpec()))

@@ -233,7 +233,12 @@ def weights_file(with_logits: bool = False) -> pathlib.Path:
 
 def load(with_logits: bool = False) -> dict:
   """Nested Flax params of :func:`weights_file`."""
-  with np.load(weights_file(with_logits)) as arrays:
+  return read(weights_file(with_logits), with_logits)
+
+
+def read(path: os.PathLike, with_logits: bool) -> dict:
+  """Nested Flax params of a converted file; ``fc`` only ``with_logits``."""
+  with np.load(path) as arrays:
     flat = {k: arrays[k] for k in arrays.files}
   if not with_logits:
     flat = {k: v for k, v in flat.items() if not k.startswith("fc/")}

@@ -16,6 +16,8 @@ distributions are equal.
 
 import numpy as np
 
+from gan_jax.metrics.feature_set import as_pair
+
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
   """The kernel matrix K_ij = (xᵢᵀyⱼ / d + 1)³ of (m, d) and (n, d) arrays."""
@@ -56,13 +58,7 @@ def kernel_inception_distance(
     (mean, std) of the subsets' MMD²ᵤ; std is the population (ddof=0)
     standard deviation, as in Bińkowski et al.'s code.
   """
-  real = np.asarray(real, np.float64)
-  fake = np.asarray(fake, np.float64)
-  if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-    raise ValueError(
-      "real and fake must have shapes (n, d) with the same d, got "
-      f"{real.shape} and {fake.shape}"
-    )
+  real, fake = as_pair(real, fake)
   if num_subsets < 1:
     raise ValueError(f"num_subsets must be at least 1, got {num_subsets}")
   m = min(subset_size, real.shape[0], fake.shape[0])

@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax.metrics.feature_set import as_pair
+
 
 @jax.jit
 def _squared_distances(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -43,13 +45,7 @@ def _squared_distances(a: jax.Array, b: jax.Array) -> jax.Array:
 
 def _prepare(real: np.ndarray, fake: np.ndarray) -> tuple[jax.Array, jax.Array]:
   """Both sets as float32 device arrays centred on the real mean."""
-  real = np.asarray(real, np.float64)
-  fake = np.asarray(fake, np.float64)
-  if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-    raise ValueError(
-      "real and fake must have shapes (n, d) with the same d, got "
-      f"{real.shape} and {fake.shape}"
-    )
+  real, fake = as_pair(real, fake)
   if real.shape[0] == 0 or fake.shape[0] == 0:
     raise ValueError("real and fake must both hold at least one point")
   # Centring shrinks the norms, and so the cancellation in ‖a‖² + ‖b‖² - 2abᵀ.
