@@ -2,9 +2,13 @@
 
 Each checkpoint holds the complete :class:`~gan_jax.state.GANState` (both
 players' parameters, model state and optimizer state, the step and the RNG
-root) and a small JSON record with the data position. Saving is
-asynchronous: the arrays are copied off the device before ``save`` returns,
-and the write happens in the background.
+root) and a small JSON record with the step and the input pipeline's
+position (a grain iterator state). The position counts steps of this
+process's shard; every process has read as many, so one record serves any
+process count, and a run may resume on more or fewer hosts. Saving is asynchronous: the
+arrays are copied off the device before ``save`` returns, and the write
+happens in the background. In a multi-process run every process calls
+``save`` and ``restore``; orbax writes each array once.
 """
 
 import math
@@ -63,7 +67,8 @@ class Checkpointer:
     record: dict[str, Any],
     metrics: dict[str, float] | None = None,
   ) -> None:
-    """Starts saving ``state`` and ``record`` as checkpoint ``step``.
+    """Starts saving ``state`` and ``record`` (JSON-able) as checkpoint
+    ``step``.
 
     The arrays are copied to host memory before this returns, so the caller
     may donate ``state`` to the next step at once.
@@ -78,7 +83,8 @@ class Checkpointer:
     )
 
   def restore(self, step: int, like: Any) -> tuple[Any, dict[str, Any]]:
-    """Restores the state at ``step`` into the structure and placement of ``like``."""
+    """Restores ``(state, record)`` at ``step``; the state takes the
+    structure and placement of ``like``."""
     restored = self._manager.restore(
       step,
       args=ocp.args.Composite(

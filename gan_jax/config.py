@@ -24,9 +24,24 @@ from gan_jax.errors import ConfigError
 
 @dataclasses.dataclass
 class DataConfig:
-  """Which data to train on. ``name`` is a key of :mod:`gan_jax.data`."""
+  """Which data to train on, and how to read it.
+
+  ``name``: a source of :mod:`gan_jax.data` or a TFDS dataset (``digits``,
+  ``fashion_mnist``, ``cifar10``, a prepared image folder, ...). The other
+  fields apply to TFDS datasets; see :mod:`gan_jax.data.preprocess`.
+  """
 
   name: str = "digits"
+  dir: str = ""  # TFDS data dir; "": $TFDS_DATA_DIR or ~/tensorflow_datasets.
+  split: str = "train"
+  image_key: str = "image"
+  image_size: int = 0  # Resize to image_size² (0: as stored).
+  crop: Literal["none", "center"] = "none"
+  crop_size: int = 0  # crop=center: side of the square (0: the largest).
+  resize: Literal["box", "bilinear", "bicubic", "lanczos"] = "bicubic"
+  value_range: Literal["-1,1", "0,1"] = "-1,1"
+  threads: int = 2  # grain reader threads.
+  buffer: int = 8  # Steps' batches read ahead on the host.
 
 
 @dataclasses.dataclass
@@ -130,6 +145,9 @@ RESUMABLE_CHANGES = frozenset(
     "keep_checkpoints",
     "parallel",
     "num_devices",
+    "data.dir",
+    "data.threads",
+    "data.buffer",
   }
 ) | {f"eval.{f.name}" for f in dataclasses.fields(EvalConfig)}
 
@@ -283,11 +301,10 @@ def _require(ok: bool, message: str) -> None:
 def validate(cfg: Config) -> Config:
   """Checks types, registered names and value ranges; returns ``cfg``."""
   # Imported here: the registries import this module's dataclasses.
-  from gan_jax import data, losses, models, optimizers  # pylint: disable=g-import-not-at-top
+  from gan_jax import losses, models, optimizers  # pylint: disable=g-import-not-at-top
 
   _check_types(cfg)
   for key, registry in (
-    ("data.name", data.SOURCES),
     ("model.arch", models.ARCHITECTURES),
     ("loss", losses.LOSSES),
     ("g_optimizer.name", optimizers.OPTIMIZERS),
@@ -315,7 +332,14 @@ def validate(cfg: Config) -> Config:
   flat = flatten(to_dict(cfg))
   for key in positive:
     _require(flat[key] >= 1, f"{key}={flat[key]} must be at least 1")
-  for key in ("model.g_extra_layers", "model.d_extra_layers"):
+  for key in (
+    "model.g_extra_layers",
+    "model.d_extra_layers",
+    "data.image_size",
+    "data.crop_size",
+    "data.threads",
+    "data.buffer",
+  ):
     _require(flat[key] >= 0, f"{key}={flat[key]} must be 0 or more")
   _require(
     cfg.num_devices >= 0,

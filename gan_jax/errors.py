@@ -13,3 +13,7 @@ class UserError(Exception):
 
 class ConfigError(UserError):
   """The experiment config is malformed: unknown key, wrong type, bad value."""
+
+
+class DataError(UserError):
+  """A dataset is missing, unprepared, corrupt or inconsistent."""

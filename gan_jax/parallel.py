@@ -14,6 +14,10 @@ models and the step are the same whichever strategy runs them.
 
 In all three, the noise of a step is one global draw, of which each shard
 takes its own rows, so the strategies compute the same function.
+
+Across processes (after ``jax.distributed.initialize``) ``mesh`` spans the
+devices of every process: each process hands :meth:`put_batch` its own rows
+and ``jax.make_array_from_process_local_data`` assembles the global batch.
 """
 
 from collections.abc import Callable
@@ -50,8 +54,23 @@ LOCAL = BatchAxis(
 )
 
 
+def _one_process(name: str) -> None:
+  if jax.process_count() > 1:
+    raise ConfigError(
+      f"parallel={name} runs in one process but this run has "
+      f"{jax.process_count()}; use parallel=mesh across processes"
+    )
+
+
 def _devices(num_devices: int) -> list[jax.Device]:
-  devices = jax.local_devices()
+  """The first ``num_devices`` devices of every process (0: all of them)."""
+  devices = jax.devices()
+  if jax.process_count() > 1 and num_devices not in (0, len(devices)):
+    raise ConfigError(
+      f"num_devices={num_devices} but a multi-process run uses all "
+      f"{len(devices)} devices of its {jax.process_count()} processes; "
+      "set num_devices=0"
+    )
   n = num_devices or len(devices)
   if n > len(devices):
     raise ConfigError(
@@ -70,6 +89,7 @@ class Single:
 
   def __init__(self, num_devices: int = 0, batch_size: int = 1):
     del batch_size
+    _one_process("single")
     if num_devices > 1:
       raise ConfigError(
         f"num_devices={num_devices} needs parallel=mesh or "
@@ -87,11 +107,30 @@ class Single:
   def put_batch(self, batch: PyTree) -> PyTree:
     return jax.device_put(batch, self.device)
 
+  def restore_like(self, state: PyTree) -> PyTree:
+    """What a checkpoint is restored into: its structure and placement."""
+    return state
+
   def get_state(self, state: PyTree) -> PyTree:
     return state
 
   def get_metrics(self, metrics: PyTree) -> PyTree:
     return metrics
+
+
+def _replicate(x, sharding: NamedSharding) -> jax.Array:
+  """``x`` copied to every device of ``sharding``, in every process.
+
+  ``device_put`` reaches only this process's devices; across processes
+  each one supplies its copy (all equal) to ``make_array_from_callback``.
+  """
+  if jax.process_count() == 1:
+    return jax.device_put(x, sharding)
+  if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+    data = _replicate(jax.random.key_data(x), sharding)
+    return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+  x = np.asarray(x)
+  return jax.make_array_from_callback(x.shape, sharding, lambda i: x[i])
 
 
 def _check_divisible(batch_size: int, n: int) -> None:
@@ -132,10 +171,22 @@ class MeshDataParallel:
     )
 
   def put_state(self, state: PyTree) -> PyTree:
-    return jax.device_put(state, self.replicated)
+    return jax.tree.map(lambda x: _replicate(x, self.replicated), state)
 
   def put_batch(self, batch: PyTree) -> PyTree:
-    return jax.device_put(batch, self.batch_sharding)
+    """This process's rows ``(n_critic, B / processes, ...)`` -> global batch."""
+    processes = jax.process_count()
+
+    def put(x):
+      shape = (x.shape[0], x.shape[1] * processes, *x.shape[2:])
+      return jax.make_array_from_process_local_data(
+        self.batch_sharding, x, shape
+      )
+
+    return jax.tree.map(put, batch)
+
+  def restore_like(self, state: PyTree) -> PyTree:
+    return self.put_state(state)
 
   def get_state(self, state: PyTree) -> PyTree:
     return state
@@ -150,6 +201,7 @@ class Pmap:
   axis_name = DATA
 
   def __init__(self, num_devices: int = 0, batch_size: int = 1):
+    _one_process("pmap")
     self.devices = _devices(num_devices)
     n = self.num_devices = len(self.devices)
     _check_divisible(batch_size, n)
@@ -193,6 +245,9 @@ class Pmap:
       return np.swapaxes(x, 0, 1)
 
     return jax.tree.map(split, batch)
+
+  def restore_like(self, state: PyTree) -> PyTree:
+    return state
 
   def get_state(self, state: PyTree) -> PyTree:
     return jax.tree.map(lambda x: x[0], state)

@@ -22,7 +22,7 @@ from gan_jax import config as config_lib
 from gan_jax import data, keys, losses, models, optimizers, parallel
 from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpointer
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, UserError
 from gan_jax.evaluations import Evaluations
 from gan_jax.run_log import RunLog
 from gan_jax.samples import SampleWriter
@@ -84,13 +84,32 @@ class Assembly:
   root: jax.Array  # The run's root key.
 
 
+def _build_source(cfg: config_lib.Config) -> data.Source:
+  """The data source; with several processes, process 0 prepares it first."""
+  if jax.process_count() == 1:
+    return data.build(cfg.data, cfg.seed)
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+  source, error = None, None
+  if jax.process_index() == 0:
+    try:
+      source = data.build(cfg.data, cfg.seed)
+    except UserError as e:  # Raised after the barrier, which all must reach.
+      error = e
+  multihost_utils.sync_global_devices("gan_jax: data ready")
+  if error is not None:
+    raise error
+  return source or data.build(cfg.data, cfg.seed)
+
+
 def assemble(cfg: config_lib.Config) -> Assembly:
   """Validates ``cfg`` and builds data, strategy, models, step and state.
 
-  Raises ConfigError for anything wrong with the input; writes nothing.
+  Raises ConfigError or DataError for anything wrong with the input;
+  writes nothing outside the data dir.
   """
   cfg = config_lib.validate(cfg)
-  source = data.build(cfg.data.name, cfg.seed)
+  source = _build_source(cfg)
   if hasattr(source, "__len__") and cfg.batch_size > len(source):
     raise ConfigError(
       f"batch_size={cfg.batch_size} exceeds the "
@@ -112,7 +131,7 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     g_opt,
     d_opt,
     latent_dim=cfg.model.latent_dim,
-    example=np.asarray(source.batch(0, 2)),
+    example=np.asarray(source.reference(2), np.float32),
   )
   train_step = make_train_step(
     generator,
@@ -128,10 +147,66 @@ def assemble(cfg: config_lib.Config) -> Assembly:
   return Assembly(source, strategy, generator, train_step, state, root)
 
 
+def pipeline(
+  cfg: config_lib.Config, source: data.Source, put: Callable
+) -> data.Pipeline:
+  """This process's batches of ``source``, ``n_critic`` per step, placed
+  on the devices by ``put``."""
+  shard = data.Shard(jax.process_index(), jax.process_count())
+  if cfg.batch_size % shard.count:
+    raise ConfigError(
+      f"batch_size={cfg.batch_size} does not split evenly over "
+      f"{shard.count} processes; use a multiple of {shard.count}"
+    )
+  return data.Pipeline(
+    source.batches(cfg.batch_size, shard),
+    n_critic=cfg.n_critic,
+    threads=cfg.data.threads,
+    buffer=cfg.data.buffer,
+    put=lambda x: put({"x": x}),
+  )
+
+
+def _record(step: int, batches: data.Pipeline) -> dict:
+  """The JSON part of a checkpoint: the step and the pipeline's position."""
+  return {"step": step, "data": batches.state()}
+
+
+class _Stop:
+  """The stop signal, agreed between processes.
+
+  One process may get SIGTERM before the others; every process checks the
+  flags of all of them together, at the same steps, so all stop at one step.
+  """
+
+  def __init__(self, signals: StopOnSignal, every: int):
+    self.signals, self.every = signals, every
+    self.processes = jax.process_count()
+    self.agreed, self.checked = None, None
+
+  def __call__(self, step: int) -> bool:
+    if self.agreed is None and self.processes == 1:
+      self.agreed = self.signals.signum
+    elif (
+      self.agreed is None and step % self.every == 0 and step != self.checked
+    ):
+      self.checked = step
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+      mine = np.int32(self.signals.signum or 0)
+      everyone = multihost_utils.process_allgather(mine)
+      self.agreed = int(everyone.max()) or None
+    return self.agreed is not None
+
+
 def train(
   cfg: config_lib.Config, workdir: str | Path, *, progress: bool = True
 ) -> RunResult:
-  """Trains ``cfg`` in ``workdir``, resuming from its latest checkpoint."""
+  """Trains ``cfg`` in ``workdir``, resuming from its latest checkpoint.
+
+  In a multi-process run every process calls this with the same arguments;
+  process 0 alone writes logs, samples and ``config.json``.
+  """
   # 1. Everything that depends on the input, before anything is written.
   parts = assemble(cfg)
   workdir = Path(workdir)
@@ -142,50 +217,60 @@ def train(
     parts.state,
     parts.root,
   )
+  lead = jax.process_index() == 0
+  say = _say if lead else lambda message: None
+  batches = pipeline(cfg, source, strategy.put_batch)
 
   # 2. The initial state, then the latest checkpoint if there is one.
-  workdir.mkdir(parents=True, exist_ok=True)
+  if lead:
+    workdir.mkdir(parents=True, exist_ok=True)
   checkpoints = Checkpointer(workdir / "checkpoints", keep=cfg.keep_checkpoints)
-  position = 0
   latest = checkpoints.latest_step()
+  placed = None
   if latest is not None:
-    state, record = checkpoints.restore(latest, state)
-    position = int(record["data_position"])
-    _say(f"Resuming {workdir} from step {latest} ({checkpoints.path(latest)})")
-  _write_text_atomically(workdir / "config.json", config_lib.dumps(cfg))
-  start = int(state.step)
+    placed, record = checkpoints.restore(latest, strategy.restore_like(state))
+    batches.restore(record["data"])
+    say(f"Resuming {workdir} from step {latest} ({checkpoints.path(latest)})")
+  if lead:
+    _write_text_atomically(workdir / "config.json", config_lib.dumps(cfg))
+  placed = strategy.put_state(state if placed is None else placed)
+  start = int(jax.device_get(strategy.get_state(placed).step))
   if start >= cfg.steps:
     checkpoints.close()
-    _say(
+    say(
       f"{workdir} is already at step {start} of {cfg.steps}; "
       "nothing to do (raise steps=... to train on)"
     )
-    return RunResult(state=state, step=start, workdir=workdir)
+    final = jax.device_get(strategy.get_state(placed))
+    return RunResult(state=final, step=start, workdir=workdir)
 
   # 3. Train.
   step_fn = strategy.compile(parts.train_step)
-  samples = SampleWriter(
-    workdir,
-    source,
-    parts.generator,
-    latent_dist=cfg.model.latent_dist,
-    latent_dim=cfg.model.latent_dim,
-    key=keys.stream(root, keys.SAMPLES),
+  samples = (
+    SampleWriter(
+      workdir,
+      source,
+      parts.generator,
+      latent_dist=cfg.model.latent_dist,
+      latent_dim=cfg.model.latent_dim,
+      key=keys.stream(root, keys.SAMPLES),
+    )
+    if lead
+    else None
   )
-  log = RunLog(workdir, start_step=start)
+  log = RunLog(workdir, start_step=start) if lead else None
   evaluations = (
     Evaluations(cfg, source, parts.generator, root, workdir)
     if cfg.eval.every
     else None
   )
-  placed = strategy.put_state(state)
   train_root = keys.copy(state.rng)
   images_per_step = cfg.batch_size * cfg.n_critic
   bar = tqdm(
     total=cfg.steps,
     initial=start,
     unit="step",
-    disable=not progress,
+    disable=not (progress and lead),
     dynamic_ncols=True,
     mininterval=1.0 if sys.stderr.isatty() else 30,
   )
@@ -193,28 +278,18 @@ def train(
 
   def save(at: int) -> None:
     nonlocal saved_at
-    checkpoints.save(
-      at, strategy.get_state(placed), {"step": at, "data_position": position}
-    )
+    checkpoints.save(at, strategy.get_state(placed), _record(at, batches))
     saved_at = at
 
   # img/s counts training only: time spent evaluating is subtracted.
   timer_start, timed_from, rate, paused = None, start, None, 0.0
   step = start
-  with StopOnSignal() as stop:
+  with StopOnSignal() as signals:
+    stop = _Stop(signals, cfg.log_every)
     try:
-      while step < cfg.steps and stop.signum is None:
-        real = np.stack(
-          [
-            source.batch(position + i, cfg.batch_size)
-            for i in range(cfg.n_critic)
-          ]
-        )
-        position += cfg.n_critic
+      while step < cfg.steps and not stop(step):
         placed, metrics = step_fn(
-          placed,
-          strategy.put_batch({"x": real}),
-          keys.step_key(train_root, step),
+          placed, next(batches), keys.step_key(train_root, step)
         )
         step += 1
         bar.update(1)
@@ -227,7 +302,8 @@ def train(
           if step > timed_from:
             rate = (step - timed_from) * images_per_step / elapsed
             values["img_per_s"] = rate
-          log.scalars(step, values)
+          if log:
+            log.scalars(step, values)
           bar.set_postfix(
             {
               "img/s": f"{rate or 0:.0f}",
@@ -237,20 +313,21 @@ def train(
             refresh=False,
           )
         last = step == cfg.steps
-        if step % cfg.sample_every == 0 or last:
-          one = strategy.get_state(placed)
+        if samples and (step % cfg.sample_every == 0 or last):
+          one = jax.device_get(strategy.get_state(placed))
           _, pixels = samples.write(step, one.g_params, one.g_state, final=last)
           log.image(step, "samples", pixels)
         # A stop signal skips the evaluation: checkpoint and exit promptly.
-        if evaluations and evaluations.due(step) and stop.signum is None:
+        if evaluations and evaluations.due(step) and not stop(step):
           values, seconds = evaluations(
             step,
-            strategy.get_state(placed),
-            {"step": step, "data_position": position},
+            jax.device_get(strategy.get_state(placed)),
+            _record(step, batches),
           )
           paused += seconds
-          log.scalars(step, {f"eval/{k}": v for k, v in values.items()})
-          _say(
+          if log:
+            log.scalars(step, {f"eval/{k}": v for k, v in values.items()})
+          say(
             f"step {step}: "
             + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
           )
@@ -263,17 +340,18 @@ def train(
       checkpoints.close()
       if evaluations:
         evaluations.close()
-      log.close()
+      if log:
+        log.close()
   final = jax.device_get(strategy.get_state(placed))
-  stopped_by = stop.signum if step < cfg.steps else None
+  stopped_by = stop.agreed if step < cfg.steps else None
   if stopped_by is not None:
-    _say(
-      f"Stopped by {signal.Signals(stop.signum).name} after step {step}; "
+    say(
+      f"Stopped by {signal.Signals(stopped_by).name} after step {step}; "
       f"checkpoint written to {checkpoints.path(saved_at)}. Run the same "
       "command again to continue."
     )
   else:
-    _say(f"Done: {step} steps in {workdir}; samples in {workdir / 'samples'}")
+    say(f"Done: {step} steps in {workdir}; samples in {workdir / 'samples'}")
   return RunResult(
     state=final,
     step=step,

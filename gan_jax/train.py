@@ -3,7 +3,10 @@
     python -m gan_jax.train --config experiments/dcgan_digits.py \\
         --workdir runs/dcgan_digits [key=value ...]
 
-Rerunning the same command continues from the latest checkpoint. Exit codes:
+Rerunning the same command continues from the latest checkpoint. For a
+multi-process run, start the same command in every process with
+``--distributed`` (TPU pod slices, SLURM, Open MPI) or with ``--coordinator
+HOST:PORT --num-processes N --process-id I``. Exit codes:
 0 done, 2 bad input (config, data, files; nothing written), 130/143 stopped
 by Ctrl-C/SIGTERM after writing a checkpoint; a second Ctrl-C stops at once
 with 130, keeping the checkpoints written before.
@@ -35,6 +38,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   parser.add_argument(
     "--no-progress", action="store_true", help="do not draw the progress bar"
   )
+  group = parser.add_argument_group(
+    "multi-process runs", "see gan_jax/distributed.py and the README"
+  )
+  group.add_argument(
+    "--distributed",
+    action="store_true",
+    help="join JAX's distributed runtime, detected on TPU, SLURM, Open MPI",
+  )
+  group.add_argument(
+    "--coordinator", help="HOST:PORT of process 0 ($JAX_COORDINATOR_ADDRESS)"
+  )
+  group.add_argument(
+    "--num-processes", type=int, help="process count ($JAX_NUM_PROCESSES)"
+  )
+  group.add_argument(
+    "--process-id", type=int, help="this process, 0.. ($JAX_PROCESS_ID)"
+  )
   parser.add_argument(
     "overrides", nargs="*", metavar="key=value", help="config overrides"
   )
@@ -45,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
   args = parse_args(argv)
   try:
     # Imported late so that --help answers without loading JAX.
-    from gan_jax import config, run  # pylint: disable=g-import-not-at-top
+    from gan_jax import config, distributed, run  # pylint: disable=g-import-not-at-top
 
+    distributed.initialize(
+      args.distributed, args.coordinator, args.num_processes, args.process_id
+    )
     cfg = config.load(args.config, args.overrides)
     result = run.train(cfg, args.workdir, progress=not args.no_progress)
   except UserError as e:

@@ -1,5 +1,6 @@
-"""Test setup: four virtual CPU devices, set before JAX is imported, and a
-fresh cache, so converted weights and trained classifiers are made anew."""
+"""Test setup: four virtual CPU devices, set before JAX is imported, a
+fresh cache, so converted weights and trained classifiers are made anew,
+and a fresh TFDS data dir, so datasets are prepared anew."""
 
 import os
 import tempfile
@@ -11,6 +12,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault(
   "GAN_JAX_CACHE", tempfile.mkdtemp(prefix="gan_jax_cache_")
 )
+os.environ.setdefault("TFDS_DATA_DIR", tempfile.mkdtemp(prefix="gan_jax_tfds_"))
 
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -29,3 +31,12 @@ def tiny_digits() -> config.Config:
   cfg.sample_every = 4
   cfg.checkpoint_every = 4
   return cfg
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prepared_digits():
+  """The digits as a TFDS dataset, prepared once for the session, so that
+  tests of other behaviour do not see the first-use preparation."""
+  from gan_jax.data import prepare, tfds_source  # pylint: disable=g-import-not-at-top
+
+  prepare.ready("digits", tfds_source.data_dir())

@@ -25,17 +25,10 @@ def setup(cfg: config.Config, wrap=lambda step: step):
 def train_steps(cfg: config.Config, steps: int, wrap=lambda step: step):
   """Runs ``steps`` steps; returns (one copy of the state, last metrics)."""
   strategy, step_fn, state, source, root = setup(cfg, wrap)
+  batches = run.pipeline(cfg, source, strategy.put_batch)
   metrics = None
   for i in range(steps):
-    real = np.stack(
-      [
-        source.batch(i * cfg.n_critic + j, cfg.batch_size)
-        for j in range(cfg.n_critic)
-      ]
-    )
-    state, metrics = step_fn(
-      state, strategy.put_batch({"x": real}), keys.step_key(root, i)
-    )
+    state, metrics = step_fn(state, next(batches), keys.step_key(root, i))
   return (
     jax.device_get(strategy.get_state(state)),
     jax.device_get(strategy.get_metrics(metrics)),

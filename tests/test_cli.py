@@ -26,7 +26,7 @@ def _run(capsys, *argv):
     ("model.d_norm=group", "choose one of batch, layer, none"),
     ("parallel=spmd", "choose one of mesh, pmap, single"),
     ("loss=wgan", "loss='wgan' is not registered; choose one of"),
-    ("data.name=cifar", "data.name='cifar' is not registered"),
+    ("data.name=cifar", "data.name='cifar' is neither"),
     ("parallel=mesh", "batch_size=63 does not split evenly over 4"),
     ("num_devices=99", "num_devices=99 but only"),
     ("num_devices=2", "num_devices=2 needs parallel=mesh or parallel=pmap"),

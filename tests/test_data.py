@@ -1,11 +1,11 @@
-"""Data sources: the real digits and the 2-D mixtures, deterministic by position."""
+"""Data sources: the real digits and the 2-D mixtures, deterministic by position
+(the TFDS datasets: test_tfds_data.py; the pipeline: test_pipeline.py)."""
 
 import numpy as np
 import pytest
 
 from gan_jax import data
 from gan_jax.data import digits
-from gan_jax.data.source import InMemory
 
 
 def test_digits_are_the_real_scikit_learn_digits():
@@ -26,26 +26,16 @@ def test_digits_are_the_real_scikit_learn_digits():
   ]
 
 
-def test_an_epoch_visits_each_example_at_most_once_then_reshuffles():
-  ids = InMemory(np.arange(1000, dtype=np.float32)[:, None], seed=3)
-  size, per_epoch = 64, 1000 // 64
-  epoch = np.concatenate([ids.batch(i, size) for i in range(per_epoch)])
-  assert len(np.unique(epoch)) == per_epoch * size
-  next_epoch = np.concatenate(
-    [ids.batch(per_epoch + i, size) for i in range(per_epoch)]
-  )
-  assert len(np.unique(next_epoch)) == per_epoch * size
-  assert not np.array_equal(epoch, next_epoch)
-
-
-def test_batches_depend_only_on_seed_and_position():
-  a, b = data.build("digits", 0), data.build("digits", 0)
+def test_mixture_batches_depend_only_on_seed_and_position():
+  a, b = data.build("mog_ring", 0), data.build("mog_ring", 0)
   assert np.array_equal(a.batch(40, 32), b.batch(40, 32))
   a.batch(0, 32)  # Reading elsewhere first does not change what it serves.
   assert np.array_equal(a.batch(40, 32), b.batch(40, 32))
   assert not np.array_equal(
-    a.batch(40, 32), data.build("digits", 1).batch(40, 32)
+    a.batch(40, 32), data.build("mog_ring", 1).batch(40, 32)
   )
+  served = a.batches(32, data.Shard())[40]
+  assert np.array_equal(served, a.batch(40, 32))
 
 
 def _nearest(points, centers):

@@ -110,7 +110,7 @@ def _digits_eval(**changes) -> config.EvalConfig:
 def test_real_digits_score_better_than_noise_and_the_reference_is_cached():
   source = data.build("digits", 0)
   ev = _digits_eval(num_reference=1000)
-  real = source.examples[1000:1500]
+  real = source.reference(1797)[1000:1500]
   noise = np.random.default_rng(0).uniform(-1, 1, real.shape).astype(np.float32)
   evaluator = Evaluator(ev, source, "digits")
   good = evaluator.evaluate_samples([real[:250], real[250:]])
@@ -236,7 +236,7 @@ def test_images_command_scores_against_a_dataset(capsys, tmp_path):
   values = dict(line.split() for line in out[:-1])
   assert float(values["fid"]) < 20 and float(values["coverage"]) > 0.5
   code, _, err = _main(capsys, "images", str(path), "--data", "digitz")
-  assert code == 2 and "unknown dataset 'digitz'" in err[0]
+  assert code == 2 and "data.name='digitz' is neither" in err[0]
 
 
 def test_checkpoint_command_reproduces_the_logged_evaluation(

@@ -35,7 +35,7 @@ def _digits_step(cfg, g_opt=None, d_opt=None, n_critic=1):
     g_opt,
     d_opt,
     latent_dim=cfg.model.latent_dim,
-    example=source.batch(0, 2),
+    example=source.reference(2),
   )
   step = make_train_step(
     g,
@@ -46,7 +46,8 @@ def _digits_step(cfg, g_opt=None, d_opt=None, n_critic=1):
     latent_dim=cfg.model.latent_dim,
     n_critic=n_critic,
   )
-  real = np.stack([source.batch(i, cfg.batch_size) for i in range(n_critic)])
+  batches = source.batches(cfg.batch_size, data.Shard())
+  real = np.stack([batches[i] for i in range(n_critic)])
   return step, state, {"x": real}
 
 

@@ -8,7 +8,10 @@ Each batch picks modes uniformly and is a pure function of (seed, position).
 
 import itertools
 
+import grain
 import numpy as np
+
+from gan_jax.data.pipeline import Shard, procedural_batches
 
 
 class GaussianMixture:
@@ -27,6 +30,9 @@ class GaussianMixture:
 
   def batch(self, position: int, size: int) -> np.ndarray:
     return self.sample(np.random.default_rng([self.seed, position]), size)
+
+  def batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
+    return procedural_batches(self.batch, batch_size, shard)
 
   def reference(self, n: int) -> np.ndarray:
     return self.sample(np.random.default_rng([self.seed, 2**32 - 1]), n)

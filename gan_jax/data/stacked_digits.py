@@ -7,9 +7,11 @@ draws its digits from ``np.random.default_rng([seed, position])``, so it is a
 pure function of (seed, position, size).
 """
 
+import grain
 import numpy as np
 
 from gan_jax.data import digits
+from gan_jax.data.pipeline import Shard, procedural_batches
 
 
 class StackedDigits:
@@ -31,6 +33,9 @@ class StackedDigits:
   def batch(self, position: int, size: int) -> np.ndarray:
     rng = np.random.default_rng([self.seed, position])
     return self.stack(self.draw(rng, size))
+
+  def batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
+    return procedural_batches(self.batch, batch_size, shard)
 
   def reference(self, n: int) -> np.ndarray:
     rng = np.random.default_rng([self.seed, 2**32 - 1])

@@ -1,0 +1,152 @@
+"""Preparing TFDS datasets as ArrayRecord files, offline where possible.
+
+- ``digits``: from scikit-learn's wheel, on first use.
+- ``fashion_mnist``: from Debian's ``dataset-fashion-mnist`` (content
+  checked), on first use when the package is installed.
+- a folder of images: :func:`prepare_folder`.
+- any other catalog dataset: TFDS's own builder, which downloads and, for
+  most datasets, needs TensorFlow to encode images: the ``prepare`` extra
+  (``pip install 'gan_jax[prepare]'``). Reading never needs it.
+
+TFDS writes into a temporary folder and renames it when complete, so a
+failed preparation leaves nothing half-written.
+"""
+
+import contextlib
+import difflib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import tensorflow_datasets as tfds
+
+from gan_jax.data.builders import digits, fashion_mnist
+from gan_jax.errors import DataError
+
+FORMAT = "array_record"
+CLI = "python -m gan_jax.data"
+
+
+@contextlib.contextmanager
+def _quiet():
+  """No TFDS progress bars or messages while preparing on first use."""
+  tfds.disable_progress_bar()
+  try:
+    with (
+      open(os.devnull, "w", encoding="utf-8") as devnull,
+      contextlib.redirect_stdout(devnull),
+    ):
+      yield
+  finally:
+    tfds.enable_progress_bar()
+
+
+def _offline_builder(name: str, data_dir: Path, source_dir: Path | None):
+  if name == "digits":
+    return digits.Digits(data_dir=str(data_dir), file_format=FORMAT)
+  if name == "fashion_mnist":
+    return fashion_mnist.FashionMnistFromDebian(
+      source_dir=source_dir or fashion_mnist.DEBIAN_DIR,
+      data_dir=str(data_dir),
+      file_format=FORMAT,
+    )
+  return None
+
+
+def _catalog_builder(name: str, data_dir: Path):
+  try:
+    return tfds.builder(name, data_dir=str(data_dir), file_format=FORMAT)
+  except tfds.core.registered.DatasetNotFoundError:
+    from gan_jax.data import SOURCES  # pylint: disable=g-import-not-at-top
+
+    known = [
+      *SOURCES,
+      "digits",
+      *tfds.list_builders(with_community_datasets=False),
+    ]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise DataError(
+      f"data.name={name!r} is neither a gan_jax source nor a TFDS dataset "
+      f"(nor prepared in {data_dir}); {hint}sources: "
+      f"{', '.join(sorted([*SOURCES, 'digits']))}; a folder of images: "
+      f"`{CLI} prepare-folder DIR --name {name}`"
+    ) from None
+
+
+def _download_and_prepare(builder, name: str) -> None:
+  """TFDS's own preparation: downloads, and encodes images with TensorFlow."""
+  if importlib.util.find_spec("tensorflow") is None:  # Before downloading.
+    raise DataError(
+      f"preparing {name} with TFDS's builder needs TensorFlow; install it "
+      f"with `pip install 'gan_jax[prepare]'` and run `{CLI} prepare {name}`"
+    )
+  builder.download_and_prepare(file_format=FORMAT)
+
+
+def ready(name: str, data_dir: Path):
+  """A prepared builder for ``name``; prepares offline datasets if needed."""
+  builder = _offline_builder(name, data_dir, None)
+  if builder is not None and not builder.is_prepared():
+    if name == "fashion_mnist" and not fashion_mnist.available():
+      raise DataError(
+        f"fashion_mnist is not prepared in {data_dir}; install it offline "
+        f"with `{fashion_mnist.INSTALL}` (it is then prepared on first use) "
+        f"or run `{CLI} prepare fashion_mnist --from DIR_WITH_IDX_FILES`"
+      )
+    print(f"Preparing {name} in {data_dir} (once)", file=sys.stderr)
+    with _quiet():
+      prepare(name, data_dir)
+    builder = _offline_builder(name, data_dir, None)  # Reads the new info.
+  if builder is None:
+    builder = _catalog_builder(name, data_dir)
+    if not builder.is_prepared():
+      raise DataError(
+        f"{name} is not prepared in {data_dir}; prepare it once with "
+        f"`{CLI} prepare {name} --data-dir {data_dir}` (this downloads it), "
+        "or set data.dir to where it is prepared"
+      )
+  return builder
+
+
+def prepare(name: str, data_dir: Path, source_dir: Path | None = None):
+  """Prepares ``name`` in ``data_dir`` unless it is there already;
+  ``source_dir``: where fashion_mnist's IDX files are (default: Debian's)."""
+  builder = _offline_builder(name, data_dir, source_dir)
+  offline = builder is not None
+  if name == "fashion_mnist":  # Check every file before writing anything.
+    for stem in fashion_mnist.CONTENT_SHA256:
+      fashion_mnist.read_checked(builder.source_dir, stem)
+  if builder is None:
+    builder = _catalog_builder(name, data_dir)
+  if not builder.is_prepared():
+    if offline:
+      builder.download_and_prepare(file_format=FORMAT)
+    else:
+      _download_and_prepare(builder, name)
+  return builder
+
+
+def prepare_folder(
+  folder: Path, name: str, data_dir: Path, size: int = 0, channels: int = 0
+):
+  """Checks every image in ``folder``, then writes dataset ``name``."""
+  from gan_jax.data.builders import image_folder  # pylint: disable=g-import-not-at-top
+
+  if _offline_builder(name, data_dir, None) is not None or name in (
+    tfds.list_builders(with_community_datasets=False)
+  ):
+    raise DataError(
+      f"--name {name} is a catalog dataset's name; choose another name"
+    )
+  builder = image_folder.builder(
+    folder, name, data_dir=data_dir, size=size, channels=channels
+  )
+  if builder.is_prepared():
+    raise DataError(
+      f"{name} is already prepared in {builder.data_dir}; delete that "
+      "folder first, or choose another --name"
+    )
+  builder.download_and_prepare(file_format=FORMAT)
+  return builder

@@ -1,0 +1,89 @@
+"""Any TFDS image dataset, read with ``tfds.data_source``: no TensorFlow.
+
+``tfds.data_source`` opens the dataset's ArrayRecord files for random
+access and decodes examples with NumPy and Pillow. Datasets this library
+can prepare offline (:mod:`gan_jax.data.prepare`: the digits, Fashion-MNIST
+from Debian's package) are prepared on first use; any other must have been
+prepared with ``file_format=array_record``; an error says how.
+"""
+
+import os
+from pathlib import Path
+
+import grain
+import numpy as np
+import tensorflow_datasets as tfds
+
+from gan_jax.data import prepare
+from gan_jax.data.pipeline import Shard, shuffled_batches
+from gan_jax.data.preprocess import Preprocess
+from gan_jax.errors import DataError
+
+
+def data_dir(configured: str = "") -> Path:
+  """``data.dir``, else ``$TFDS_DATA_DIR``, else ``~/tensorflow_datasets``."""
+  chosen = (
+    configured or os.environ.get("TFDS_DATA_DIR") or ("~/tensorflow_datasets")
+  )
+  return Path(chosen).expanduser()
+
+
+class TfdsSource:
+  """Examples ``data[i][image_key]``, preprocessed, shuffled by grain."""
+
+  kind = "image"
+
+  def __init__(self, cfg, seed: int):
+    """``cfg`` is a :class:`gan_jax.config.DataConfig`."""
+    self.name, self.seed, self.key = cfg.name, seed, cfg.image_key
+    builder = prepare.ready(cfg.name, data_dir(cfg.dir))
+    info = builder.info
+    if info.splits and cfg.split not in info.splits:  # (Mock data has none.)
+      raise DataError(
+        f"data.split={cfg.split!r} is not a split of {cfg.name}; choose one "
+        f"of {', '.join(sorted(info.splits))}"
+      )
+    features = info.features  # A FeaturesDict: it has no .get.
+    feature = features[self.key] if self.key in features else None  # noqa: SIM401
+    if not isinstance(feature, tfds.features.Image):
+      images = [
+        k
+        for k, f in info.features.items()
+        if isinstance(f, tfds.features.Image)
+      ]
+      raise DataError(
+        f"{cfg.name} has no image feature {self.key!r}; set data.image_key "
+        f"to one of {images or 'its features (it has no images)'}"
+      )
+    try:
+      self._data = builder.as_data_source(split=cfg.split)
+    except NotImplementedError:
+      raise DataError(
+        f"{cfg.name} in {builder.data_dir} was prepared as "
+        f"{builder.info.file_format}, which has no random access; prepare it "
+        f"again with `python -m gan_jax.data prepare {cfg.name}`"
+      ) from None
+    self.preprocess = Preprocess(
+      image_size=cfg.image_size,
+      crop=cfg.crop,
+      crop_size=cfg.crop_size,
+      resize=cfg.resize,
+      value_range=cfg.value_range,
+    )
+    self.example_shape = self.preprocess.shape(feature.shape, cfg.name)
+
+  def __len__(self) -> int:
+    return len(self._data)
+
+  def example(self, record: dict) -> np.ndarray:
+    return self.preprocess(record[self.key])
+
+  def batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
+    examples = grain.MapDataset.source(self._data).map(self.example)
+    return shuffled_batches(examples, self.seed, batch_size, shard)
+
+  def reference(self, n: int) -> np.ndarray:
+    """The first ``n`` examples in stored order (TFDS shuffled them once)."""
+    return np.stack(
+      [self.example(self._data[i]) for i in range(min(n, len(self)))]
+    )

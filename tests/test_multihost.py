@@ -1,0 +1,181 @@
+"""Multi-process training on JAX's distributed runtime, on CPU.
+
+Two processes with two CPU devices each (coordinator on 127.0.0.1) train
+the same run as one process with four devices: the global batches, the
+noise and the step are the same, so the parameters must be too.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from gan_jax import config, run
+from tests.helpers import trees_differ
+
+ROOT = Path(__file__).resolve().parents[1]
+OVERRIDES = [
+  "model.width=8",
+  "model.latent_dim=16",
+  "batch_size=32",
+  "steps=6",
+  "log_every=2",
+  "sample_every=3",
+  "checkpoint_every=3",
+  "eval.every=0",
+  "parallel=mesh",
+]
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _launch(workdir: Path, processes: int, devices: int, *extra: str):
+  """Runs the train command in ``processes`` processes; each saves its
+  final state to ``workdir/../state_<i>.npz``."""
+  port = _free_port()
+  env = {
+    **os.environ,
+    "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+  }
+  procs = [
+    subprocess.Popen(
+      [
+        sys.executable,
+        "-m",
+        "tests.multihost_worker",
+        str(workdir.parent / f"state_{i}.npz"),
+        "--config",
+        str(ROOT / "experiments" / "dcgan_digits.py"),
+        "--workdir",
+        str(workdir),
+        "--no-progress",
+        "--coordinator",
+        f"127.0.0.1:{port}",
+        "--num-processes",
+        str(processes),
+        "--process-id",
+        str(i),
+        *OVERRIDES,
+        *extra,
+      ],
+      cwd=ROOT,
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
+    for i in range(processes)
+  ]
+  outputs = []
+  for p in procs:
+    out, err = p.communicate(timeout=300)
+    outputs.append((p.returncode, out, err))
+  return outputs
+
+
+def _leaves(tree) -> list[np.ndarray]:
+  return [
+    np.asarray(jax.random.key_data(x))
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+    else np.asarray(x)
+    for x in jax.tree.leaves(tree)
+  ]
+
+
+def test_two_processes_match_one_process_with_as_many_devices(tmp_path):
+  cfg = config.load(ROOT / "experiments" / "dcgan_digits.py", OVERRIDES)
+  cfg.num_devices = 4
+  single = run.train(cfg, tmp_path / "single", progress=False)
+
+  outputs = _launch(tmp_path / "multi", processes=2, devices=2)
+  for code, _, err in outputs:
+    assert code == 0, err[-3000:]
+  ends = [np.load(tmp_path / f"state_{i}.npz") for i in range(2)]
+  ends = [[e[f"arr_{k}"] for k in range(len(e.files))] for e in ends]
+  expected = _leaves(single.state)
+  assert len(ends[0]) == len(expected) > 10
+  for mine, theirs, one in zip(*ends, expected):
+    np.testing.assert_array_equal(mine, theirs)  # The processes agree,
+    np.testing.assert_allclose(mine, one, rtol=0, atol=1e-6)  # and match.
+
+  # Process 0 alone wrote the logs, the samples and the config.
+  workdir = tmp_path / "multi"
+  lines = (workdir / "metrics.jsonl").read_text().splitlines()
+  assert [json.loads(line)["step"] for line in lines] == [2, 4, 6]
+  assert sorted(p.name for p in (workdir / "samples").iterdir()) == [
+    "final.png",
+    "step_0000003.png",
+    "step_0000006.png",
+  ]
+  assert "Done: 6 steps" in outputs[0][2]
+  assert "Done" not in outputs[1][2]
+
+  # Its checkpoint resumes in one process, where the single run goes on too.
+  cfg.steps = 9
+  resumed = run.train(cfg, workdir, progress=False)
+  continued = run.train(cfg, tmp_path / "single", progress=False)
+  assert resumed.step == continued.step == 9
+  assert not trees_differ(resumed.state, continued.state, atol=1e-6)
+
+
+def test_preemption_of_one_process_stops_all_at_one_checkpoint(tmp_path):
+  """SIGTERM to process 1 only: both agree on a step, save it, exit 143."""
+  workdir = tmp_path / "multi"
+  port = _free_port()
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+  procs = [
+    subprocess.Popen(
+      [
+        sys.executable,
+        "-m",
+        "gan_jax.train",
+        "--config",
+        str(ROOT / "experiments" / "dcgan_digits.py"),
+        "--workdir",
+        str(workdir),
+        "--no-progress",
+        "--coordinator",
+        f"127.0.0.1:{port}",
+        "--num-processes",
+        "2",
+        "--process-id",
+        str(i),
+        *OVERRIDES,
+        "steps=1000000",
+        "checkpoint_every=1000000",
+        "sample_every=1000000",
+      ],
+      cwd=ROOT,
+      env=env,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
+    for i in range(2)
+  ]
+  metrics = workdir / "metrics.jsonl"
+  deadline = time.time() + 180
+  while time.time() < deadline and all(p.poll() is None for p in procs):
+    if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+      break
+    time.sleep(0.2)
+  procs[1].send_signal(signal.SIGTERM)
+  errors = [p.communicate(timeout=180)[1] for p in procs]
+  assert [p.returncode for p in procs] == [143, 143], errors[0][-2000:]
+  match = re.search(r"after step (\d+); checkpoint written", errors[0])
+  assert match, errors[0][-2000:]
+  stopped_at = int(match.group(1))
+  assert stopped_at % 2 == 0  # Agreed at a log step (log_every=2).
+  saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir())
+  assert saved == [stopped_at]
