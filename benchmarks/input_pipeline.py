@@ -1,14 +1,14 @@
 """Does the input pipeline keep up with the train step?
 
     python benchmarks/input_pipeline.py [--data fashion_mnist] [--batch 64]
-        [--threads 2] [--seconds 10]
+        [--threads 2] [--seconds 10] [--width 64] [--resolutions 32,64]
 
 For 32×32 and 64×64 it measures, in turn and on the same CPU:
 
 1. the pipeline alone: grain reading the TFDS ArrayRecord files, decoding
    PNGs, resizing with Pillow and batching, ``--threads`` reader threads,
    examples/s of ``Pipeline`` with nothing consuming but a loop;
-2. the train step alone: the DCGAN step of that resolution (width 64) on a
+2. the train step alone: the DCGAN step of that resolution (``--width``) on a
    batch already on the device, examples/s it consumes;
 3. both together: the runner's loop (pipeline feeding the step).
 
@@ -40,7 +40,7 @@ def measure(args, resolution: int) -> dict[str, float]:
   cfg.data.image_size = resolution
   cfg.data.threads = args.threads
   cfg.batch_size = args.batch
-  cfg.model.width = 64
+  cfg.model.width = args.width
   cfg.parallel = "single"
   parts = run.assemble(cfg)
   strategy = parts.strategy
@@ -51,7 +51,7 @@ def measure(args, resolution: int) -> dict[str, float]:
   host = run.pipeline(cfg, parts.source, put=lambda x: x)
   pipeline = _rate(lambda: next(host), args.batch, args.seconds)
 
-  fixed = strategy.put_batch({"x": next(host)})
+  fixed = strategy.put_batch(next(host))
 
   def step_only():
     nonlocal state
@@ -78,6 +78,7 @@ def main() -> None:
   parser.add_argument("--threads", type=int, default=2)
   parser.add_argument("--seconds", type=float, default=10.0)
   parser.add_argument("--resolutions", default="32,64")
+  parser.add_argument("--width", type=int, default=64)
   args = parser.parse_args()
   print(
     f"# {platform.processor() or platform.machine()}, "

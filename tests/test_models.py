@@ -19,13 +19,19 @@ def _build(resolution, channels, **overrides):
 @pytest.mark.parametrize("resolution", [8, 16, 32, 64, 128])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_dcgan_shapes(resolution, channels):
+  """Shapes only, traced without compiling (training tests run the models)."""
   g, d = _build(resolution, channels)
-  z = jax.random.normal(jax.random.key(0), (2, 8))
-  g_params, g_state = g.init(jax.random.key(1), z)
-  x, _ = g.apply(g_params, g_state, z, True)
+
+  def shapes(key):
+    z = jax.random.normal(key, (2, 8))
+    g_params, g_state = g.init(key, z)
+    x, _ = g.apply(g_params, g_state, z, True)
+    d_params, d_state = d.init(key, x)
+    logits, _ = d.apply(d_params, d_state, x, True)
+    return x, logits
+
+  x, logits = jax.eval_shape(shapes, jax.random.key(0))
   assert x.shape == (2, resolution, resolution, channels)
-  d_params, d_state = d.init(jax.random.key(2), x)
-  logits, _ = d.apply(d_params, d_state, x, True)
   assert logits.shape == (2,)
 
 
@@ -54,7 +60,7 @@ def test_batchnorm_state_updates_only_in_training():
 
 def test_width_sets_channels():
   g, _ = _build(32, 3, width=16)
-  params, _ = g.init(jax.random.key(0), jnp.zeros((1, 8)))
+  params, _ = jax.eval_shape(g.init, jax.random.key(0), jnp.zeros((1, 8)))
   # 4×4×64 after the dense layer, then 32 and 16 channels, then 3.
   assert params["Dense_0"]["kernel"].shape == (8, 4 * 4 * 64)
   assert params["ConvTranspose_0"]["kernel"].shape[-1] == 32

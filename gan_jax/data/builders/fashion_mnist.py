@@ -12,6 +12,7 @@ TFDS catalog's ``fashion_mnist`` (same name, version and features), so
 
 import gzip
 import hashlib
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +56,10 @@ def read_checked(directory: Path, stem: str) -> bytes:
   """The decompressed bytes of IDX file ``stem``, checked against upstream."""
   path = find(directory, stem)
   try:
-    raw = (
-      gzip.decompress(path.read_bytes())
-      if path.suffix == ".gz"
-      else (path.read_bytes())
-    )
-  except (OSError, EOFError) as e:
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+      raw = gzip.decompress(raw)
+  except (OSError, EOFError, zlib.error) as e:
     raise DataError(
       f"{path} is not a readable gzip file ({e}); reinstall it with "
       f"`apt-get install --reinstall dataset-fashion-mnist`"
