@@ -2,12 +2,14 @@
 
     python benchmarks/input_pipeline.py [--data fashion_mnist] [--batch 64]
         [--threads 2] [--seconds 10] [--width 64] [--resolutions 32,64]
+        [--in-memory no|yes] [--pipeline-only]
 
 For 32×32 and 64×64 it measures, in turn and on the same CPU:
 
 1. the pipeline alone: grain reading the TFDS ArrayRecord files, decoding
    PNGs, resizing with Pillow and batching, ``--threads`` reader threads,
-   examples/s of ``Pipeline`` with nothing consuming but a loop;
+   examples/s of ``Pipeline`` with nothing consuming but a loop (with
+   ``--in-memory yes``: decoded once, then gathered by batch);
 2. the train step alone: the DCGAN step of that resolution (``--width``) on a
    batch already on the device, examples/s it consumes;
 3. both together: the runner's loop (pipeline feeding the step).
@@ -39,6 +41,7 @@ def measure(args, resolution: int) -> dict[str, float]:
   cfg.data.name = args.data
   cfg.data.image_size = resolution
   cfg.data.threads = args.threads
+  cfg.data.in_memory = args.in_memory
   cfg.batch_size = args.batch
   cfg.model.width = args.width
   cfg.parallel = "single"
@@ -50,6 +53,12 @@ def measure(args, resolution: int) -> dict[str, float]:
 
   host = run.pipeline(cfg, parts.source, put=lambda x: x)
   pipeline = _rate(lambda: next(host), args.batch, args.seconds)
+  if args.pipeline_only:
+    return {
+      "pipeline": pipeline,
+      "step": float("nan"),
+      "together": float("nan"),
+    }
 
   fixed = strategy.put_batch(next(host))
 
@@ -79,11 +88,16 @@ def main() -> None:
   parser.add_argument("--seconds", type=float, default=10.0)
   parser.add_argument("--resolutions", default="32,64")
   parser.add_argument("--width", type=int, default=64)
+  parser.add_argument("--in-memory", default="no", choices=("no", "yes"))
+  parser.add_argument(
+    "--pipeline-only", action="store_true", help="skip the step's rates"
+  )
   args = parser.parse_args()
   print(
     f"# {platform.processor() or platform.machine()}, "
     f"{jax.devices()[0].platform}, jax {jax.__version__}, "
-    f"batch {args.batch}, {args.threads} reader threads"
+    f"batch {args.batch}, {args.threads} reader threads, "
+    f"in memory: {args.in_memory}"
   )
   for resolution in map(int, args.resolutions.split(",")):
     r = measure(args, resolution)

@@ -40,6 +40,8 @@ class DataConfig:
   crop_size: int = 0  # crop=center: side of the square (0: the largest).
   resize: Literal["box", "bilinear", "bicubic", "lanczos"] = "bicubic"
   value_range: Literal["-1,1", "0,1"] = "-1,1"
+  # Decode every example once and keep the uint8 pixels (auto: up to 1 GiB).
+  in_memory: Literal["auto", "yes", "no"] = "auto"
   threads: int = 2  # grain reader threads.
   buffer: int = 8  # Steps' batches read ahead on the host.
 
@@ -148,6 +150,7 @@ RESUMABLE_CHANGES = frozenset(
     "data.dir",
     "data.threads",
     "data.buffer",
+    "data.in_memory",
   }
 ) | {f"eval.{f.name}" for f in dataclasses.fields(EvalConfig)}
 

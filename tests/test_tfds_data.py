@@ -318,3 +318,16 @@ def test_preparing_reading_and_training_never_import_tensorflow(tmp_path):
   assert done.returncode == 0, done.stderr[-2000:]
   assert (tmp_path / "tfds" / "digits").is_dir()
   assert (tmp_path / "run" / "checkpoints" / "2").is_dir()
+
+
+def test_in_memory_and_streamed_batches_are_the_same():
+  """Decoded once and gathered by index, or decoded per example in grain's
+  threads: the same shuffled batches either way."""
+  kept = data.build(_cfg(name="digits", in_memory="yes"), 3)
+  streamed = data.build(_cfg(name="digits", in_memory="no"), 3)
+  assert kept.in_memory() and not streamed.in_memory()
+  assert data.build("digits", 0).in_memory()  # auto: 115 KB of pixels.
+  for shard in (data.Shard(), data.Shard(1, 2)):
+    a, b = kept.batches(64, shard), streamed.batches(64, shard)
+    for i in (0, 27, 28, 100):  # 28 batches of 64 make an epoch.
+      assert np.array_equal(a[i], b[i])

@@ -115,16 +115,17 @@ def prepare(name: str, data_dir: Path, source_dir: Path | None = None):
   ``source_dir``: where fashion_mnist's IDX files are (default: Debian's)."""
   builder = _offline_builder(name, data_dir, source_dir)
   offline = builder is not None
+  if builder is None:
+    builder = _catalog_builder(name, data_dir)
+  if builder.is_prepared():
+    return builder
   if name == "fashion_mnist":  # Check every file before writing anything.
     for stem in fashion_mnist.CONTENT_SHA256:
       fashion_mnist.read_checked(builder.source_dir, stem)
-  if builder is None:
-    builder = _catalog_builder(name, data_dir)
-  if not builder.is_prepared():
-    if offline:
-      builder.download_and_prepare(file_format=FORMAT)
-    else:
-      _download_and_prepare(builder, name)
+  if offline:
+    builder.download_and_prepare(file_format=FORMAT)
+  else:
+    _download_and_prepare(builder, name)
   return builder
 
 
@@ -132,13 +133,17 @@ def prepare_folder(
   folder: Path, name: str, data_dir: Path, size: int = 0, channels: int = 0
 ):
   """Checks every image in ``folder``, then writes dataset ``name``."""
+  from gan_jax.data import SOURCES  # pylint: disable=g-import-not-at-top
   from gan_jax.data.builders import image_folder  # pylint: disable=g-import-not-at-top
 
-  if _offline_builder(name, data_dir, None) is not None or name in (
-    tfds.list_builders(with_community_datasets=False)
-  ):
+  taken = [
+    *SOURCES,
+    "digits",
+    *tfds.list_builders(with_community_datasets=False),
+  ]
+  if name in taken:
     raise DataError(
-      f"--name {name} is a catalog dataset's name; choose another name"
+      f"--name {name} is already the name of a dataset; choose another name"
     )
   builder = image_folder.builder(
     folder, name, data_dir=data_dir, size=size, channels=channels

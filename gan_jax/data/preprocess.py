@@ -48,6 +48,10 @@ class Preprocess:
     return int(height), int(width), int(channels)
 
   def __call__(self, image: np.ndarray) -> np.ndarray:
+    return self.scale(self.geometry(image))
+
+  def geometry(self, image: np.ndarray) -> np.ndarray:
+    """The crop and the resize: uint8 in, uint8 out."""
     height, width = image.shape[:2]
     if self.crop == "center":
       side = self.crop_size or min(height, width)
@@ -59,7 +63,11 @@ class Preprocess:
       pil = Image.fromarray(image[..., 0] if grey else image)
       image = np.asarray(pil.resize(size, RESAMPLING[self.resize]))
       image = image[..., None] if grey else image
-    x = image.astype(np.float32)
+    return image
+
+  def scale(self, pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels (any shape) to float32 in ``value_range``."""
+    x = pixels.astype(np.float32)
     if self.value_range == "0,1":
       return x / 255.0
     return x / 127.5 - 1.0

@@ -7,7 +7,9 @@ from Debian's package) are prepared on first use; any other must have been
 prepared with ``file_format=array_record``; an error says how.
 """
 
+import logging
 import os
+import sys
 from pathlib import Path
 
 import grain
@@ -20,12 +22,31 @@ from gan_jax.data.preprocess import Preprocess
 from gan_jax.errors import DataError
 
 
+class _QuietTfds(logging.Filter):
+  """Drops two TFDS warnings that need no action: Pillow decodes the
+  images (not OpenCV), and a dataset folder checked before it exists."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not (
+      message.startswith("OpenCV is not installed")
+      or "has no dataset_info.json" in message
+    )
+
+
+logging.getLogger("absl").addFilter(_QuietTfds())
+
+
 def data_dir(configured: str = "") -> Path:
   """``data.dir``, else ``$TFDS_DATA_DIR``, else ``~/tensorflow_datasets``."""
   chosen = (
     configured or os.environ.get("TFDS_DATA_DIR") or ("~/tensorflow_datasets")
   )
   return Path(chosen).expanduser()
+
+
+# data.in_memory=auto keeps a dataset's decoded uint8 pixels up to this size.
+IN_MEMORY_BYTES = 2**30
 
 
 class TfdsSource:
@@ -71,6 +92,7 @@ class TfdsSource:
       value_range=cfg.value_range,
     )
     self.example_shape = self.preprocess.shape(feature.shape, cfg.name)
+    self.keep, self.threads, self._pixels = cfg.in_memory, cfg.threads, None
 
   def __len__(self) -> int:
     return len(self._data)
@@ -78,7 +100,37 @@ class TfdsSource:
   def example(self, record: dict) -> np.ndarray:
     return self.preprocess(record[self.key])
 
+  def in_memory(self) -> bool:
+    if self.keep == "auto":
+      return len(self) * np.prod(self.example_shape) <= IN_MEMORY_BYTES
+    return self.keep == "yes"
+
+  def pixels(self) -> np.ndarray:
+    """Every example, cropped and resized, as uint8 (decoded once)."""
+    if self._pixels is None:
+      if len(self) > 10_000:
+        print(
+          f"Decoding the {len(self)} examples of {self.name} into memory "
+          "(data.in_memory=no streams them instead)",
+          file=sys.stderr,
+        )
+      key, geometry = self.key, self.preprocess.geometry
+      decoded = (
+        grain.MapDataset.source(self._data)
+        .map(lambda record: geometry(record[key]))
+        .to_iter_dataset(grain.ReadOptions(num_threads=self.threads))
+      )
+      self._pixels = np.stack(list(decoded))
+    return self._pixels
+
   def batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
+    """Decoded per example in grain's threads, or, in memory, gathered a
+    batch at a time by the same shuffled indices: the same batches."""
+    if self.in_memory():
+      pixels, scale = self.pixels(), self.preprocess.scale
+      indices = grain.MapDataset.range(len(self))
+      batches = shuffled_batches(indices, self.seed, batch_size, shard)
+      return batches.map(lambda index: scale(pixels[index]))
     examples = grain.MapDataset.source(self._data).map(self.example)
     return shuffled_batches(examples, self.seed, batch_size, shard)
 

@@ -3,9 +3,10 @@
     python -m gan_jax.data prepare-folder DIR --name NAME [--size S] [--channels C]
 
 ``DIR/<class>/*.png`` gives one class per sub-folder (sorted names, label
-0, 1, ...); images directly in ``DIR`` make one unnamed class. Every image
-is decoded once while preparing, so a corrupt file, mixed sizes or mixed
-channels are found then, named, and nothing is written. ``--size S``
+0, 1, ...); a ``DIR`` without sub-folders is one class of the images in it
+(with sub-folders, images directly in ``DIR`` are not used). Every image is
+decoded before anything is written, so a corrupt file, mixed sizes or mixed
+channels are found first, named, and nothing is written. ``--size S``
 centre-crops to a square and resizes to S×S; ``--channels`` converts to 1
 (grey) or 3 (RGB). Train with ``data.name=NAME``.
 """
