@@ -179,3 +179,22 @@ def test_preemption_of_one_process_stops_all_at_one_checkpoint(tmp_path):
   assert stopped_at % 2 == 0  # Agreed at a log step (log_every=2).
   saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir())
   assert saved == [stopped_at]
+
+
+def test_incomplete_distributed_flags_are_one_line_exit_2(tmp_path, capsys):
+  from gan_jax import train  # pylint: disable=g-import-not-at-top
+
+  code = train.main(
+    [
+      "--config",
+      str(ROOT / "experiments" / "dcgan_digits.py"),
+      "--workdir",
+      str(tmp_path / "run"),
+      "--coordinator",
+      "127.0.0.1:1234",
+    ]
+  )
+  err = capsys.readouterr().err.strip()
+  assert code == 2 and err.count("\n") == 0
+  assert "without num_processes, process_id" in err
+  assert not (tmp_path / "run").exists()

@@ -39,9 +39,8 @@ logging.getLogger("absl").addFilter(_QuietTfds())
 
 def data_dir(configured: str = "") -> Path:
   """``data.dir``, else ``$TFDS_DATA_DIR``, else ``~/tensorflow_datasets``."""
-  chosen = (
-    configured or os.environ.get("TFDS_DATA_DIR") or ("~/tensorflow_datasets")
-  )
+  default = "~/tensorflow_datasets"
+  chosen = configured or os.environ.get("TFDS_DATA_DIR") or default
   return Path(chosen).expanduser()
 
 
