@@ -152,12 +152,9 @@ def pipeline(
 ) -> data.Pipeline:
   """This process's batches of ``source``, ``n_critic`` per step, placed
   on the devices by ``put``."""
+  # Every process has as many devices, and the strategy checked that the
+  # batch splits over all of them, so it splits over the processes too.
   shard = data.Shard(jax.process_index(), jax.process_count())
-  if cfg.batch_size % shard.count:
-    raise ConfigError(
-      f"batch_size={cfg.batch_size} does not split evenly over "
-      f"{shard.count} processes; use a multiple of {shard.count}"
-    )
   return data.Pipeline(
     source.batches(cfg.batch_size, shard),
     n_critic=cfg.n_critic,
@@ -314,8 +311,9 @@ def train(
           )
         last = step == cfg.steps
         if samples and (step % cfg.sample_every == 0 or last):
-          one = jax.device_get(strategy.get_state(placed))
-          _, pixels = samples.write(step, one.g_params, one.g_state, final=last)
+          one = strategy.get_state(placed)  # G alone, to host: process 0's.
+          g_params, g_state = jax.device_get((one.g_params, one.g_state))
+          _, pixels = samples.write(step, g_params, g_state, final=last)
           log.image(step, "samples", pixels)
         # A stop signal skips the evaluation: checkpoint and exit promptly.
         if evaluations and evaluations.due(step) and not stop(step):

@@ -41,35 +41,45 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _launch(workdir: Path, processes: int, devices: int, *extra: str):
-  """Runs the train command in ``processes`` processes; each saves its
-  final state to ``workdir/../state_<i>.npz``."""
+def _start(
+  workdir: Path, processes: int, devices: int, *extra: str, save_state=False
+) -> list[subprocess.Popen]:
+  """Starts the train command in ``processes`` processes on 127.0.0.1; with
+  ``save_state`` each also saves its final state to
+  ``workdir/../state_<i>.npz`` (``tests/multihost_worker.py``)."""
   port = _free_port()
   env = {
     **os.environ,
     "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
   }
-  procs = [
+
+  def command(i: int) -> list[str]:
+    state = str(workdir.parent / f"state_{i}.npz")
+    entry = (
+      ["tests.multihost_worker", state] if save_state else ["gan_jax.train"]
+    )
+    return [
+      sys.executable,
+      "-m",
+      *entry,
+      "--config",
+      str(ROOT / "experiments" / "dcgan_digits.py"),
+      "--workdir",
+      str(workdir),
+      "--no-progress",
+      "--coordinator",
+      f"127.0.0.1:{port}",
+      "--num-processes",
+      str(processes),
+      "--process-id",
+      str(i),
+      *OVERRIDES,
+      *extra,
+    ]
+
+  return [
     subprocess.Popen(
-      [
-        sys.executable,
-        "-m",
-        "tests.multihost_worker",
-        str(workdir.parent / f"state_{i}.npz"),
-        "--config",
-        str(ROOT / "experiments" / "dcgan_digits.py"),
-        "--workdir",
-        str(workdir),
-        "--no-progress",
-        "--coordinator",
-        f"127.0.0.1:{port}",
-        "--num-processes",
-        str(processes),
-        "--process-id",
-        str(i),
-        *OVERRIDES,
-        *extra,
-      ],
+      command(i),
       cwd=ROOT,
       env=env,
       stdout=subprocess.PIPE,
@@ -78,6 +88,9 @@ def _launch(workdir: Path, processes: int, devices: int, *extra: str):
     )
     for i in range(processes)
   ]
+
+
+def _finish(procs: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
   outputs = []
   for p in procs:
     out, err = p.communicate(timeout=300)
@@ -99,7 +112,9 @@ def test_two_processes_match_one_process_with_as_many_devices(tmp_path):
   cfg.num_devices = 4
   single = run.train(cfg, tmp_path / "single", progress=False)
 
-  outputs = _launch(tmp_path / "multi", processes=2, devices=2)
+  outputs = _finish(
+    _start(tmp_path / "multi", processes=2, devices=2, save_state=True)
+  )
   for code, _, err in outputs:
     assert code == 0, err[-3000:]
   ends = [np.load(tmp_path / f"state_{i}.npz") for i in range(2)]
@@ -133,37 +148,14 @@ def test_two_processes_match_one_process_with_as_many_devices(tmp_path):
 def test_preemption_of_one_process_stops_all_at_one_checkpoint(tmp_path):
   """SIGTERM to process 1 only: both agree on a step, save it, exit 143."""
   workdir = tmp_path / "multi"
-  port = _free_port()
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-  procs = [
-    subprocess.Popen(
-      [
-        sys.executable,
-        "-m",
-        "gan_jax.train",
-        "--config",
-        str(ROOT / "experiments" / "dcgan_digits.py"),
-        "--workdir",
-        str(workdir),
-        "--no-progress",
-        "--coordinator",
-        f"127.0.0.1:{port}",
-        "--num-processes",
-        "2",
-        "--process-id",
-        str(i),
-        *OVERRIDES,
-        "steps=1000000",
-        "checkpoint_every=1000000",
-        "sample_every=1000000",
-      ],
-      cwd=ROOT,
-      env=env,
-      stderr=subprocess.PIPE,
-      text=True,
-    )
-    for i in range(2)
-  ]
+  procs = _start(
+    workdir,
+    2,
+    2,
+    "steps=1000000",
+    "checkpoint_every=1000000",
+    "sample_every=1000000",
+  )
   metrics = workdir / "metrics.jsonl"
   deadline = time.time() + 180
   while time.time() < deadline and all(p.poll() is None for p in procs):
@@ -171,8 +163,8 @@ def test_preemption_of_one_process_stops_all_at_one_checkpoint(tmp_path):
       break
     time.sleep(0.2)
   procs[1].send_signal(signal.SIGTERM)
-  errors = [p.communicate(timeout=180)[1] for p in procs]
-  assert [p.returncode for p in procs] == [143, 143], errors[0][-2000:]
+  codes, _, errors = zip(*_finish(procs))
+  assert list(codes) == [143, 143], errors[0][-2000:]
   match = re.search(r"after step (\d+); checkpoint written", errors[0])
   assert match, errors[0][-2000:]
   stopped_at = int(match.group(1))

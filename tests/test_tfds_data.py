@@ -331,3 +331,5 @@ def test_in_memory_and_streamed_batches_are_the_same():
     a, b = kept.batches(64, shard), streamed.batches(64, shard)
     for i in (0, 27, 28, 100):  # 28 batches of 64 make an epoch.
       assert np.array_equal(a[i], b[i])
+  # Once decoded, the reference examples come from memory, the same too.
+  assert np.array_equal(kept.reference(50), streamed.reference(50))

@@ -54,18 +54,24 @@ def _offline_builder(name: str, data_dir: Path, source_dir: Path | None):
   return None
 
 
+def _taken_names() -> list[str]:
+  """Every name ``data.name`` already reaches: sources, ours, TFDS's."""
+  from gan_jax.data import SOURCES  # pylint: disable=g-import-not-at-top
+
+  return [
+    *SOURCES,
+    "digits",
+    *tfds.list_builders(with_community_datasets=False),
+  ]
+
+
 def _catalog_builder(name: str, data_dir: Path):
   try:
     return tfds.builder(name, data_dir=str(data_dir), file_format=FORMAT)
   except tfds.core.registered.DatasetNotFoundError:
     from gan_jax.data import SOURCES  # pylint: disable=g-import-not-at-top
 
-    known = [
-      *SOURCES,
-      "digits",
-      *tfds.list_builders(with_community_datasets=False),
-    ]
-    close = difflib.get_close_matches(name, known, n=1)
+    close = difflib.get_close_matches(name, _taken_names(), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise DataError(
       f"data.name={name!r} is neither a gan_jax source nor a TFDS dataset "
@@ -133,15 +139,9 @@ def prepare_folder(
   folder: Path, name: str, data_dir: Path, size: int = 0, channels: int = 0
 ):
   """Checks every image in ``folder``, then writes dataset ``name``."""
-  from gan_jax.data import SOURCES  # pylint: disable=g-import-not-at-top
   from gan_jax.data.builders import image_folder  # pylint: disable=g-import-not-at-top
 
-  taken = [
-    *SOURCES,
-    "digits",
-    *tfds.list_builders(with_community_datasets=False),
-  ]
-  if name in taken:
+  if name in _taken_names():
     raise DataError(
       f"--name {name} is already the name of a dataset; choose another name"
     )

@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 import grain
 import numpy as np
 
-from gan_jax.data.pipeline import Shard, shuffled_batches
+from gan_jax.data.pipeline import Shard, gathered_batches
 
 
 class Source(Protocol):
@@ -39,8 +39,7 @@ class InMemory:
     return len(self.examples)
 
   def batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
-    examples = grain.MapDataset.source(self.examples)
-    return shuffled_batches(examples, self.seed, batch_size, shard)
+    return gathered_batches(self.examples, self.seed, batch_size, shard)
 
   def reference(self, n: int) -> np.ndarray:
     return self.examples[:n]

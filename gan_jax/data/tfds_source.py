@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from gan_jax.data import prepare
-from gan_jax.data.pipeline import Shard, shuffled_batches
+from gan_jax.data.pipeline import Shard, gathered_batches, shuffled_batches
 from gan_jax.data.preprocess import Preprocess
 from gan_jax.errors import DataError
 
@@ -126,15 +126,15 @@ class TfdsSource:
     """Decoded per example in grain's threads, or, in memory, gathered a
     batch at a time by the same shuffled indices: the same batches."""
     if self.in_memory():
-      pixels, scale = self.pixels(), self.preprocess.scale
-      indices = grain.MapDataset.range(len(self))
-      batches = shuffled_batches(indices, self.seed, batch_size, shard)
-      return batches.map(lambda index: scale(pixels[index]))
+      return gathered_batches(
+        self.pixels(), self.seed, batch_size, shard, self.preprocess.scale
+      )
     examples = grain.MapDataset.source(self._data).map(self.example)
     return shuffled_batches(examples, self.seed, batch_size, shard)
 
   def reference(self, n: int) -> np.ndarray:
     """The first ``n`` examples in stored order (TFDS shuffled them once)."""
-    return np.stack(
-      [self.example(self._data[i]) for i in range(min(n, len(self)))]
-    )
+    n = min(n, len(self))
+    if self._pixels is not None:  # Decoded already: not again.
+      return self.preprocess.scale(self._pixels[:n])
+    return np.stack([self.example(self._data[i]) for i in range(n)])
