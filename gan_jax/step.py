@@ -52,9 +52,8 @@ def make_train_step(
     real = batch["x"]
     rows = real.shape[1]
 
-    def d_update(carry, inputs):
+    def d_update(carry, real_i, i):
       params, model_state, opt_state = carry
-      real_i, i = inputs
       z = batch_axis.draw(sample, jax.random.fold_in(key, i), rows)
       fake, _ = generator.apply(state.g_params, state.g_state, z, True)
       fake = jax.lax.stop_gradient(fake)
@@ -77,11 +76,12 @@ def make_train_step(
       }
       return (params, model_state, opt_state), batch_axis.mean(metrics)
 
-    (d_params, d_state, d_opt_state), d_metrics = jax.lax.scan(
-      d_update,
-      (state.d_params, state.d_state, state.d_opt_state),
-      (real, jnp.arange(n_critic)),
-    )
+    # A Python loop, not lax.scan: XLA:CPU runs a convolution's kernel
+    # gradient inside a while loop over 100 times slower (benchmarks/README).
+    carry = (state.d_params, state.d_state, state.d_opt_state)
+    for i in range(n_critic):
+      carry, metrics = d_update(carry, real[i], i)
+    d_params, d_state, d_opt_state = carry
 
     z = batch_axis.draw(sample, jax.random.fold_in(key, n_critic), rows)
 
@@ -108,7 +108,6 @@ def make_train_step(
       d_state=d_state,
       d_opt_state=d_opt_state,
     )
-    metrics = {k: v[-1] for k, v in d_metrics.items()}
     metrics["g_loss"] = batch_axis.mean(g_value)
     return new_state, metrics
 
