@@ -6,6 +6,9 @@ two :class:`Model` (init, apply) pairs. Register your own with
 ``@ARCHITECTURES.register("name")``.
 """
 
+import jax
+import jax.numpy as jnp
+
 from gan_jax.config import ModelConfig
 from gan_jax.errors import ConfigError
 from gan_jax.models import dcgan, mlp
@@ -37,6 +40,8 @@ def build_dcgan(
     "width": cfg.width,
     "momentum": cfg.bn_momentum,
     "axis_name": axis_name,
+    "conv_impl": conv_impl(cfg.conv_impl),
+    "dtype": jnp.dtype(cfg.precision),
   }
   g = dcgan.Generator(
     resolution=res,
@@ -49,6 +54,14 @@ def build_dcgan(
     resolution=res, norm=cfg.d_norm, extra_layers=cfg.d_extra_layers, **common
   )
   return from_linen(g), from_linen(d)
+
+
+def conv_impl(name: str) -> str:
+  """``auto`` is ``matmul`` on CPU, where it is several times faster
+  (benchmarks/README.md), and XLA's own convolutions elsewhere."""
+  if name == "auto":
+    return "matmul" if jax.default_backend() == "cpu" else "xla"
+  return name
 
 
 @ARCHITECTURES.register("mlp")

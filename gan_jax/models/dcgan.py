@@ -11,15 +11,38 @@ logit per image.
 activation) at the generator's last hidden resolution and after the
 discriminator's first layer, as the DCGAN of the WGAN reference code does;
 they deepen both players where few resolution blocks exist (8×8 digits).
+
+``conv_impl`` picks how the convolutions are computed (:func:`conv_layers`);
+the parameters and the function are the same either way. ``dtype`` is the
+computation dtype (``bfloat16`` for mixed precision); parameters stay
+float32, BatchNorm statistics are reduced in float32, and both networks
+return float32.
 """
 
+import functools
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models import matmul_conv
 from gan_jax.models.layers import normalization, weight_init
+
+
+def conv_layers(impl: str, dtype=None):
+  """(Conv, ConvTranspose) modules computing in ``dtype``: ``matmul``
+  (models.matmul_conv, the fast ones on XLA:CPU) or ``xla`` (Flax's, XLA's
+  convolutions). Both have the same parameters and compute the same
+  function."""
+  if impl == "matmul":
+    layers = matmul_conv.Conv, matmul_conv.ConvTranspose
+  elif impl == "xla":
+    layers = nn.Conv, nn.ConvTranspose
+  else:
+    raise ValueError(f"unknown convolution implementation {impl!r}")
+  return tuple(functools.partial(layer, dtype=dtype) for layer in layers)
 
 
 def num_blocks(resolution: int) -> int:
@@ -35,19 +58,28 @@ class Generator(nn.Module):
   momentum: float = 0.9
   axis_name: str | None = None
   extra_layers: int = 0
+  conv_impl: str = "xla"
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    Conv, ConvTranspose = conv_layers(self.conv_impl, self.dtype)
     norm = lambda: normalization(
-      self.norm, train, momentum=self.momentum, axis_name=self.axis_name
+      self.norm,
+      train,
+      momentum=self.momentum,
+      axis_name=self.axis_name,
+      dtype=self.dtype,
     )
     bias = self.norm == "none"
     c = self.width * 2 ** (num_blocks(self.resolution) - 1)
-    x = nn.Dense(4 * 4 * c, use_bias=bias, kernel_init=weight_init)(z)
+    x = nn.Dense(
+      4 * 4 * c, use_bias=bias, kernel_init=weight_init, dtype=self.dtype
+    )(z)
     x = nn.relu(norm()(x.reshape(-1, 4, 4, c)))
     for _ in range(num_blocks(self.resolution) - 1):
       c //= 2
-      x = nn.ConvTranspose(
+      x = ConvTranspose(
         c,
         (4, 4),
         strides=(2, 2),
@@ -57,18 +89,18 @@ class Generator(nn.Module):
       )(x)
       x = nn.relu(norm()(x))
     for _ in range(self.extra_layers):
-      x = nn.Conv(
+      x = Conv(
         c, (3, 3), padding="SAME", use_bias=bias, kernel_init=weight_init
       )(x)
       x = nn.relu(norm()(x))
-    x = nn.ConvTranspose(
+    x = ConvTranspose(
       self.channels,
       (4, 4),
       strides=(2, 2),
       padding="SAME",
       kernel_init=weight_init,
     )(x)
-    return jnp.tanh(x)
+    return jnp.tanh(x).astype(jnp.float32)
 
 
 class Discriminator(nn.Module):
@@ -78,11 +110,15 @@ class Discriminator(nn.Module):
   momentum: float = 0.9
   axis_name: str | None = None
   extra_layers: int = 0
+  conv_impl: str = "xla"
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    Conv, _ = conv_layers(self.conv_impl, self.dtype)
+
     def block(x, c, kernel, stride):
-      x = nn.Conv(
+      x = Conv(
         c,
         kernel,
         strides=stride,
@@ -96,11 +132,12 @@ class Discriminator(nn.Module):
         momentum=self.momentum,
         axis_name=self.axis_name,
         feature_axes=(-3, -2, -1),
+        dtype=self.dtype,
       )(x)
       return nn.leaky_relu(x, 0.2)
 
     c = self.width
-    x = nn.Conv(
+    x = Conv(
       c, (4, 4), strides=(2, 2), padding="SAME", kernel_init=weight_init
     )(x)
     x = nn.leaky_relu(x, 0.2)
@@ -109,5 +146,5 @@ class Discriminator(nn.Module):
     for _ in range(num_blocks(self.resolution) - 1):
       c *= 2
       x = block(x, c, (4, 4), (2, 2))
-    x = nn.Conv(1, (4, 4), padding="VALID", kernel_init=weight_init)(x)
-    return x.reshape(x.shape[0])
+    x = Conv(1, (4, 4), padding="VALID", kernel_init=weight_init)(x)
+    return x.reshape(x.shape[0]).astype(jnp.float32)

@@ -1,6 +1,7 @@
 """Small layer helpers shared by the Flax models."""
 
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -16,20 +17,27 @@ def normalization(
   momentum: float,
   axis_name: str | None,
   feature_axes: tuple[int, ...] = (-1,),
+  dtype: Any = None,
 ) -> Callable[[jax.Array], jax.Array]:
   """Returns a normalisation layer: ``batch``, ``layer`` or ``none``.
 
   ``batch`` normalises over every axis but the last; with ``axis_name`` set
   (pmap) its statistics are averaged over that device axis, so they are the
-  statistics of the global batch. ``layer`` normalises each example over
+  statistics of the global batch. ``dtype`` is the computation dtype; Flax
+  reduces the statistics in float32 whatever it is. ``layer`` normalises each example over
   ``feature_axes`` (all of H, W, C for images, as WGAN-GP recommends).
   """
   if kind == "batch":
     return nn.BatchNorm(
-      use_running_average=not train, momentum=momentum, axis_name=axis_name
+      use_running_average=not train,
+      momentum=momentum,
+      axis_name=axis_name,
+      dtype=dtype,
     )
   if kind == "layer":
-    return nn.LayerNorm(reduction_axes=feature_axes, feature_axes=-1)
+    return nn.LayerNorm(
+      reduction_axes=feature_axes, feature_axes=-1, dtype=dtype
+    )
   if kind == "none":
     return lambda x: x
   raise ValueError(f"unknown normalization {kind!r}")

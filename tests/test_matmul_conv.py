@@ -1,0 +1,133 @@
+"""The matmul convolutions compute lax's convolutions, values and gradients."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from gan_jax.models import matmul_conv
+from gan_jax.models.dcgan import Discriminator, Generator
+
+DIMS = ("NHWC", "HWIO", "NHWC")
+EXACT = lax.Precision.HIGHEST
+CASES = [
+  (k, s, padding)
+  for k in (3, 4, 5)
+  for s in (1, 2)
+  for padding in ("SAME", "VALID", ((1, 2), (0, 3)))
+]
+
+
+def _inputs(k, n=7, seed=0):
+  rng = np.random.default_rng(seed)
+  x = rng.normal(size=(2, n, n + 2, 3)).astype(np.float32)
+  w = rng.normal(size=(k, k + 1 if k < 5 else k, 3, 4)).astype(np.float32)
+  return jnp.asarray(x), jnp.asarray(w)
+
+
+def _lax_transpose(x, w, s, padding):
+  return lax.conv_transpose(
+    x, w, (s, s), padding, dimension_numbers=DIMS, precision=EXACT
+  )
+
+
+def _lax_conv(x, w, s, padding):
+  return lax.conv_general_dilated(
+    x, w, (s, s), padding, dimension_numbers=DIMS, precision=EXACT
+  )
+
+
+@pytest.mark.parametrize("k,s,padding", CASES)
+def test_conv_transpose_matches_lax(k, s, padding):
+  x, w = _inputs(k)
+  want = _lax_transpose(x, w, s, padding)
+  got = matmul_conv.conv_transpose(x, w, (s, s), padding, precision=EXACT)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("k,s,padding", CASES)
+def test_conv_matches_lax(k, s, padding):
+  x, w = _inputs(k, n=9)
+  want = _lax_conv(x, w, s, padding)
+  got = matmul_conv.conv(x, w, (s, s), padding, precision=EXACT)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+  "k,s,padding", [(4, 2, "SAME"), (5, 2, "VALID"), (3, 1, "SAME")]
+)
+def test_gradients_match_lax(k, s, padding):
+  x, w = _inputs(k, seed=1)
+  pairs = [
+    (matmul_conv.conv_transpose, _lax_transpose),
+    (matmul_conv.conv, _lax_conv),
+  ]
+  for ours, theirs in pairs:
+    shape = theirs(x, w, s, padding).shape
+    probe = np.random.default_rng(2).normal(size=shape).astype(np.float32)
+
+    def loss_ours(x, w, ours=ours, probe=probe):
+      return jnp.sum(ours(x, w, (s, s), padding, precision=EXACT) * probe)
+
+    def loss_lax(x, w, theirs=theirs, probe=probe):
+      return jnp.sum(theirs(x, w, s, padding) * probe)
+
+    got = jax.grad(loss_ours, argnums=(0, 1))(x, w)
+    want = jax.grad(loss_lax, argnums=(0, 1))(x, w)
+    for g, e in zip(got, want):
+      np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+  "ours,flax_module",
+  [(matmul_conv.Conv, nn.Conv), (matmul_conv.ConvTranspose, nn.ConvTranspose)],
+)
+def test_modules_are_drop_in_replacements_for_flax(ours, flax_module):
+  x = jnp.asarray(
+    np.random.default_rng(0).normal(size=(2, 8, 8, 6)), jnp.float32
+  )
+  a = flax_module(5, (4, 4), strides=(2, 2), padding="SAME")
+  b = ours(5, (4, 4), strides=(2, 2), padding="SAME")
+  params = a.init(jax.random.key(0), x)
+  assert jax.tree.map(jnp.shape, b.init(jax.random.key(0), x)) == jax.tree.map(
+    jnp.shape, params
+  )
+  # Same initialisation too: a checkpoint of one loads into the other.
+  assert all(
+    jax.tree.leaves(
+      jax.tree.map(jnp.array_equal, b.init(jax.random.key(0), x), params)
+    )
+  )
+  np.testing.assert_allclose(
+    b.apply(params, x), a.apply(params, x), rtol=1e-5, atol=1e-5
+  )
+
+
+def test_dcgan_is_the_same_function_with_either_implementation():
+  z = jnp.asarray(np.random.default_rng(0).normal(size=(4, 16)), jnp.float32)
+  kw = {"resolution": 16, "width": 8, "extra_layers": 1}
+
+  def init(module, x):
+    return jax.jit(lambda x: module.init(jax.random.key(0), x, train=False))(x)
+
+  def apply(module, variables, x):
+    return jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x)
+
+  g_xla = Generator(channels=3, conv_impl="xla", **kw)
+  variables = init(g_xla, z)
+  images = apply(g_xla, variables, z)
+  g_mm = Generator(channels=3, conv_impl="matmul", **kw)
+  np.testing.assert_allclose(apply(g_mm, variables, z), images, atol=1e-5)
+  d_xla = Discriminator(conv_impl="xla", **kw)
+  variables = init(d_xla, images)
+  d_mm = Discriminator(conv_impl="matmul", **kw)
+  np.testing.assert_allclose(
+    apply(d_mm, variables, images),
+    apply(d_xla, variables, images),
+    rtol=1e-4,
+    atol=1e-5,
+  )
