@@ -24,6 +24,7 @@ from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpointer
 from gan_jax.errors import ConfigError, UserError
 from gan_jax.evaluations import Evaluations
+from gan_jax.multi_step import steps_per_call
 from gan_jax.run_log import RunLog
 from gan_jax.samples import SampleWriter
 from gan_jax.step import make_train_step
@@ -157,7 +158,7 @@ def pipeline(
   shard = data.Shard(jax.process_index(), jax.process_count())
   return data.Pipeline(
     source.batches(cfg.batch_size, shard),
-    n_critic=cfg.n_critic,
+    n_critic=cfg.n_critic * cfg.steps_per_call,
     threads=cfg.data.threads,
     buffer=cfg.data.buffer,
     put=lambda x: put({"x": x}),
@@ -242,7 +243,11 @@ def train(
     return RunResult(state=final, step=start, workdir=workdir)
 
   # 3. Train.
-  step_fn = strategy.compile(parts.train_step)
+  per_call = cfg.steps_per_call
+  if per_call == 1:
+    step_fn = strategy.compile(parts.train_step)
+  else:
+    step_fn = strategy.compile(steps_per_call(parts.train_step, per_call))
   samples = (
     SampleWriter(
       workdir,
@@ -285,11 +290,10 @@ def train(
     stop = _Stop(signals, cfg.log_every)
     try:
       while step < cfg.steps and not stop(step):
-        placed, metrics = step_fn(
-          placed, next(batches), keys.step_key(train_root, step)
-        )
-        step += 1
-        bar.update(1)
+        key = train_root if per_call > 1 else keys.step_key(train_root, step)
+        placed, metrics = step_fn(placed, next(batches), key)
+        step += per_call
+        bar.update(per_call)
         if timer_start is None:  # Time from the end of the compiled first step.
           jax.block_until_ready(metrics)
           timer_start, timed_from = time.perf_counter(), step

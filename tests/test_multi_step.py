@@ -1,0 +1,34 @@
+"""Several steps per call train exactly as one step per call."""
+
+from gan_jax import config, run
+from tests.helpers import trees_differ
+
+
+def _cfg(**overrides):
+  cfg = config.load("experiments/mog_ring.py", [])
+  cfg.steps, cfg.log_every, cfg.sample_every, cfg.checkpoint_every = 8, 4, 8, 8
+  cfg.n_critic, cfg.eval.every = 2, 0
+  for key, value in overrides.items():
+    setattr(cfg, key, value)
+  return cfg
+
+
+def test_four_steps_per_call_equal_four_calls(tmp_path):
+  one = run.train(_cfg(), tmp_path / "one", progress=False).state
+  four = run.train(_cfg(steps_per_call=4), tmp_path / "four", progress=False)
+  assert four.step == 8
+  assert trees_differ(one, four.state, atol=0) == []  # Bitwise on CPU.
+
+
+def test_intervals_must_be_multiples_of_steps_per_call(tmp_path):
+  import pytest
+
+  from gan_jax.errors import ConfigError
+
+  with pytest.raises(
+    ConfigError, match="log_every=6 is not a multiple of steps_per_call=4"
+  ):
+    run.train(
+      _cfg(steps_per_call=4, log_every=6), tmp_path / "w", progress=False
+    )
+  assert not (tmp_path / "w").exists()
