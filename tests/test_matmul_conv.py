@@ -109,7 +109,7 @@ def test_modules_are_drop_in_replacements_for_flax(ours, flax_module):
 
 def test_dcgan_is_the_same_function_with_either_implementation():
   z = jnp.asarray(np.random.default_rng(0).normal(size=(4, 16)), jnp.float32)
-  kw = {"resolution": 16, "width": 8, "extra_layers": 1}
+  kw = {"resolution": 8, "width": 8, "extra_layers": 1}
 
   def init(module, x):
     return jax.jit(lambda x: module.init(jax.random.key(0), x, train=False))(x)
