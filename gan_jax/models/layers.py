@@ -23,9 +23,10 @@ def normalization(
 
   ``batch`` normalises over every axis but the last; with ``axis_name`` set
   (pmap) its statistics are averaged over that device axis, so they are the
-  statistics of the global batch. ``dtype`` is the computation dtype; Flax
-  reduces the statistics in float32 whatever it is. ``layer`` normalises each example over
+  statistics of the global batch. ``layer`` normalises each example over
   ``feature_axes`` (all of H, W, C for images, as WGAN-GP recommends).
+  ``dtype`` is the computation dtype; Flax reduces the statistics in float32
+  whatever it is.
   """
   if kind == "batch":
     return nn.BatchNorm(
