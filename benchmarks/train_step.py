@@ -141,23 +141,42 @@ class JaxWorker:
     )
     self.train_root = keys.copy(state.rng)
     self.state = strategy.put_state(state)
+    # The step's FLOPs from XLA's cost analysis of the lowered (not yet
+    # optimized) step: the same count as the compiled one's on CPU (1.879
+    # against 1.882 GFLOP/img for dcgan32), and it also counts convolutions
+    # that GPU compilation turns into library calls.
+    one = jax.jit(train_step).lower(state, {"x": real[None]}, self.train_root)
+    lowered_cost = one.cost_analysis()
     self.fns, self.batches = {}, {}
+    start = time.perf_counter()  # The timed functions' compile and warm-up.
     for k in args.steps_per_call:
       fn = train_step if k == 1 else steps_per_call(train_step, k)
-      self.fns[k] = strategy.compile(fn)
       self.batches[k] = strategy.put_batch({"x": np.stack([real] * k)})
+      self.fns[k] = (
+        strategy.compile(fn)
+        .lower(self.state, self.batches[k], self.train_root)
+        .compile()
+      )
+    k0 = args.steps_per_call[0]
+    # Where the lowered step has no analysis (GPU), the compiled step's.
+    cost = lowered_cost or self.fns[k0].cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    self.flops = cost["flops"] / (b if lowered_cost else b * k0)
+    stats = self.fns[k0].memory_analysis()
+    # What XLA allocates for one call: arguments (state, batch, key),
+    # outputs and temporaries, less the donated buffers reused as outputs.
+    self.planned_mb = (
+      stats.argument_size_in_bytes
+      + stats.output_size_in_bytes
+      + stats.temp_size_in_bytes
+      - stats.alias_size_in_bytes
+    ) / 2**20
     self.impl = models.conv_impl(args.conv_impl)
     self.step_count = 0
-    one = self.jax.jit(train_step).lower(
-      state, {"x": real[None]}, self.train_root
-    )
-    cost = one.compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    self.flops = cost["flops"] / b
-    start = time.perf_counter()  # The timed functions' compile and warm-up.
     for k in args.steps_per_call:
       self.run(k)
     self.compile_s = time.perf_counter() - start
+    self.gpu = jax.devices()[0].platform != "cpu"
 
   def run(self, k: int) -> int:
     key = (
@@ -170,17 +189,23 @@ class JaxWorker:
     self.step_count += k
     return k
 
-  def matmul(self, n: int = 2048) -> float:
-    jnp = self.jax.numpy
-    a = jnp.ones((n, n), jnp.float32)
-    f = self.jax.jit(lambda a: a @ a)
-    f(a).block_until_ready()
-    times = []
-    for _ in range(10):
-      start = time.perf_counter()
-      f(a).block_until_ready()
-      times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times)
+  def matmul(self) -> dict:
+    """Matmul ceilings in FLOP/s: float32 on CPU (2048²); on an accelerator
+    (8192²) float32, TF32 (XLA's default precision for float32) and bf16."""
+    jax, jnp = self.jax, self.jax.numpy
+    if not self.gpu:
+      return {"float32": _matmul_rate(jax, 2048, jnp.float32, "highest")}
+    return {
+      "float32": _matmul_rate(jax, 8192, jnp.float32, "highest"),
+      "tf32": _matmul_rate(jax, 8192, jnp.float32, "default"),
+      "bfloat16": _matmul_rate(jax, 8192, jnp.bfloat16, "default"),
+    }
+
+  def memory(self) -> dict:
+    if not self.gpu:
+      return {}
+    peak = self.jax.devices()[0].memory_stats().get("peak_bytes_in_use", 0)
+    return {"device_peak_mb": peak / 2**20, "planned_mb": self.planned_mb}
 
   def info(self) -> dict:
     return {
@@ -189,7 +214,23 @@ class JaxWorker:
       "conv_impl": self.impl,
       "version": f"JAX {self.jax.__version__}",
       "device": str(self.jax.devices()[0].device_kind),
+      **self.memory(),
     }
+
+
+def _matmul_rate(jax, n: int, dtype, precision: str) -> float:
+  """FLOP/s of an n×n matmul on random data: 10 in a row, median of 5."""
+  a = jax.random.normal(jax.random.key(0), (n, n), dtype)
+  f = jax.jit(lambda a: jax.numpy.matmul(a, a, precision=precision))
+  f(a).block_until_ready()
+  times = []
+  for _ in range(5):
+    start = time.perf_counter()
+    for _ in range(10):
+      out = f(a)
+    out.block_until_ready()
+    times.append((time.perf_counter() - start) / 10)
+  return 2 * n**3 / statistics.median(times)
 
 
 class TorchWorker:
@@ -216,14 +257,18 @@ class TorchWorker:
     start = time.perf_counter()
     from torch.utils.flop_counter import FlopCounterMode
 
+    # FLOPs per image do not depend on the batch: count 8 images, eagerly.
     with FlopCounterMode(display=False) as counter:
       torch_dcgan.Workload(
-        w["resolution"], w["latent_dim"], w["width"], args.batch, "cpu", False
-      ).step(self.real.cpu())
-    self.flops = counter.get_total_flops() / args.batch
+        w["resolution"], w["latent_dim"], w["width"], 8, "cpu", False
+      ).step(torch.rand(8, 3, res, res) * 2 - 1)
+    self.flops = counter.get_total_flops() / 8
     for _ in range(2):
       self.run(1)
     self.compile_s = time.perf_counter() - start
+    self.gpu = self.device != "cpu"
+    if self.gpu:
+      torch.cuda.reset_peak_memory_stats()
 
   def run(self, k: int) -> int:
     for _ in range(k):
@@ -233,26 +278,46 @@ class TorchWorker:
     losses[0].item()
     return k
 
-  def matmul(self, n: int = 2048) -> float:
-    a = self.torch.ones(n, n, device=self.device)
+  def matmul(self) -> dict:
+    torch = self.torch
+    if not self.gpu:
+      return {"float32": self._matmul_rate(2048, torch.float32)}
+    rates = {}
+    for name, dtype, tf32 in [
+      ("float32", torch.float32, False),
+      ("tf32", torch.float32, True),
+      ("bfloat16", torch.bfloat16, False),
+    ]:
+      torch.backends.cuda.matmul.allow_tf32 = tf32
+      rates[name] = self._matmul_rate(8192, dtype)
+    torch.backends.cuda.matmul.allow_tf32 = False  # PyTorch's default
+    return rates
+
+  def _matmul_rate(self, n: int, dtype) -> float:
+    """FLOP/s of an n×n matmul on random data: 10 in a row, median of 5."""
+    a = self.torch.randn(n, n, device=self.device, dtype=dtype)
+    (a @ a).sum().item()
     times = []
-    for _ in range(11):
+    for _ in range(5):
       start = time.perf_counter()
-      (a @ a).sum().item()
-      times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times[1:])
+      for _ in range(10):
+        out = a @ a
+      out[0, 0].item()
+      times.append((time.perf_counter() - start) / 10)
+    return 2 * n**3 / statistics.median(times)
 
   def info(self) -> dict:
+    memory = {}
+    if self.gpu:
+      peak = self.torch.cuda.max_memory_allocated()
+      memory = {"device_peak_mb": peak / 2**20}
     return {
       "flops": self.flops,
       "compile_s": self.compile_s,
       "version": f"PyTorch {self.torch.__version__}"
-      + (
-        " + torch.compile"
-        if self.workload._step != self.workload._eager_step
-        else ""
-      ),
+      + (" + torch.compile" if self.workload.compiled else ""),
       "device": self.device,
+      **memory,
     }
 
 
@@ -287,20 +352,29 @@ def worker(args) -> None:
 
 
 class Worker:
-  def __init__(self, kind: str, argv: list[str]):
-    self.kind = kind
+  """A worker process; it starts at once, and :meth:`ready` waits for it,
+  so that several workers compile at the same time."""
+
+  def __init__(self, name: str, kind: str, argv: list[str]):
+    self.name, self.kind = name, kind
+    env = dict(os.environ)
+    # Several processes share one GPU: JAX must not take 75% of it up front.
+    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     self.proc = subprocess.Popen(
       [sys.executable, os.path.abspath(__file__), *argv, "--worker", kind],
       stdin=subprocess.PIPE,
       stdout=subprocess.PIPE,
       text=True,
+      env=env,
     )
+
+  def ready(self) -> None:
     self._read()
 
   def _read(self) -> dict:
     line = self.proc.stdout.readline()
     if not line:
-      sys.exit(f"error: the {self.kind} worker exited (see above)")
+      sys.exit(f"error: the {self.name} worker exited (see above)")
     return json.loads(line)
 
   def ask(self, **cmd) -> dict:
@@ -313,6 +387,10 @@ class Worker:
     self.proc.wait()
 
 
+def _csv(kind):
+  return lambda text: [kind(item) for item in text.split(",")]
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument(
@@ -323,83 +401,137 @@ def main() -> None:
   parser.add_argument("--seconds", type=float, default=10.0)
   parser.add_argument(
     "--steps-per-call",
-    type=lambda s: [int(k) for k in s.split(",")],
+    type=_csv(int),
     default=[1],
     help="gan_jax steps per host call to time, e.g. 1,4",
   )
   parser.add_argument(
-    "--conv-impl", default="auto", choices=["auto", "matmul", "xla"]
+    "--conv-impl",
+    type=_csv(str),
+    default=["auto"],
+    help="auto, matmul or xla; several, comma-separated, time each",
   )
   parser.add_argument(
-    "--precision", default="float32", choices=["float32", "bfloat16"]
+    "--precision",
+    type=_csv(str),
+    default=["float32"],
+    help="float32 or bfloat16; several, comma-separated, time each",
   )
   parser.add_argument("--torch-compile", action="store_true")
   parser.add_argument("--torch-device", default="cpu")
   parser.add_argument("--no-torch", action="store_true")
+  parser.add_argument("--json", help="append the results to this file")
   parser.add_argument(
     "--worker", choices=["jax", "torch"], help=argparse.SUPPRESS
   )
   args = parser.parse_args()
+  for value in args.conv_impl:
+    if value not in ("auto", "matmul", "xla"):
+      parser.error(f"--conv-impl: {value!r} is not auto, matmul or xla")
+  for value in args.precision:
+    if value not in ("float32", "bfloat16"):
+      parser.error(f"--precision: {value!r} is not float32 or bfloat16")
   if args.worker:
+    args.conv_impl, args.precision = args.conv_impl[0], args.precision[0]
     return worker(args)
 
   argv = sys.argv[1:]
-  workers = {"gan_jax": Worker("jax", argv)}
+  workers = {}
+  for impl in args.conv_impl:
+    for precision in args.precision:
+      name = f"gan_jax ({impl}, {precision})"
+      workers[name] = Worker(
+        name,
+        "jax",
+        argv + ["--conv-impl", impl, "--precision", precision],
+      )
+  jax_names = list(workers)
   if not args.no_torch:
-    workers["torch"] = Worker("torch", argv)
-  ceiling = {name: w.ask(op="matmul")["flop_s"] for name, w in workers.items()}
-  rates = {(name, k): [] for name in workers for k in args.steps_per_call}
+    workers["torch"] = Worker("torch", "torch", argv)
+  for w in workers.values():
+    w.ready()
+  ceiling = {}
+  for w in workers.values():
+    for dtype, rate in w.ask(op="matmul")["flop_s"].items():
+      ceiling[dtype] = max(ceiling.get(dtype, 0), rate)
+  runs = [(name, k) for name in jax_names for k in args.steps_per_call]
+  runs += [("torch", 1)] if "torch" in workers else []
+  rates = {run: [] for run in runs}
   for _ in range(args.repeats):
-    for k in args.steps_per_call:
-      rates["gan_jax", k].append(
-        workers["gan_jax"].ask(op="time", k=k, seconds=args.seconds)["img_s"]
-      )
-    if "torch" in workers:
-      rates["torch", 1].append(
-        workers["torch"].ask(op="time", k=1, seconds=args.seconds)["img_s"]
-      )
-  for name, w in workers.items():  # Again after, in case the machine drifts.
-    ceiling[name] = max(ceiling[name], w.ask(op="matmul")["flop_s"])
+    for name, k in runs:
+      reply = workers[name].ask(op="time", k=k, seconds=args.seconds)
+      rates[name, k].append(reply["img_s"])
+  for w in workers.values():  # Again after, in case the machine drifts.
+    for dtype, rate in w.ask(op="matmul")["flop_s"].items():
+      ceiling[dtype] = max(ceiling[dtype], rate)
   info = {name: w.ask(op="info") for name, w in workers.items()}
   for w in workers.values():
     w.close()
 
-  peak = max(ceiling.values())
+  gpu = "device_peak_mb" in info[jax_names[0]]
+  shown = ["float32", "bfloat16"] if gpu else ["float32"]
   print(
-    f"{args.workload}, batch {args.batch}, {platform.processor() or platform.machine()}, "
-    f"{os.cpu_count()} CPUs, {info['gan_jax']['device']}; "
-    + ", ".join(i["version"] for i in info.values())
+    f"{args.workload}, batch {args.batch}, "
+    f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+    f"{info[jax_names[0]]['device']}; "
+    + ", ".join(sorted({i["version"] for i in info.values()}))
   )
+  size = "8192²" if gpu else "2048²"
   print(
-    "matmul ceiling (2048² float32): "
-    + ", ".join(f"{n} {c / 1e9:.1f} GFLOP/s" for n, c in ceiling.items())
+    f"matmul ceilings ({size}, random data): "
+    + ", ".join(f"{d} {c / 1e12:.3g} TFLOP/s" for d, c in ceiling.items())
   )
+  memory = "peak device memory (MB)" if gpu else "peak RSS (MB)"
   header = (
     "| implementation | steps/call | img/s (median) | ratio | GFLOP/img "
-    "| GFLOP/s | of ceiling | peak RSS (MB) | RSS growth (MB) | compile (s) |"
+    "| TFLOP/s | "
+    + " | ".join(f"of {d} ceiling" for d in shown)
+    + f" | {memory} | compile (s) |"
   )
   print(header)
   print("|" + " --- |" * (header.count("|") - 1))
   torch_rate = (
     statistics.median(rates["torch", 1]) if "torch" in workers else None
   )
+  rows = []
   for (name, k), values in rates.items():
-    if not values:
-      continue
     rate, i = statistics.median(values), info[name]
-    label = (
-      name
-      if name == "torch"
-      else f"gan_jax ({i['conv_impl']}, {args.precision})"
-    )
     flop_s = rate * i["flops"]
-    ratio = f"{rate / torch_rate:.2f}" if torch_rate else ""
-    print(
-      f"| {label} | {k} | {rate:.1f} | {ratio} | {i['flops'] / 1e9:.2f} "
-      f"| {flop_s / 1e9:.1f} | {flop_s / peak:.0%} | {i['peak_rss_mb']:.0f} "
-      f"| {i['peak_rss_mb'] - i['base_rss_mb']:.0f} | {i['compile_s']:.1f} |"
+    if gpu:
+      # gan_jax: what XLA allocates for one step (its device peak also
+      # counts compile-time autotuning); PyTorch: its allocator's peak.
+      peak = i.get("planned_mb", i["device_peak_mb"])
+    else:
+      peak = i["peak_rss_mb"]
+    label = name if name != "torch" else i["version"]
+    ratio = rate / torch_rate if torch_rate else None
+    rows.append(
+      {
+        "workload": args.workload,
+        "batch": args.batch,
+        "implementation": label,
+        "steps_per_call": k,
+        "img_s": rate,
+        "img_s_repeats": values,
+        "ratio": ratio,
+        "flops_per_img": i["flops"],
+        "flop_s": flop_s,
+        "ceilings": ceiling,
+        "peak_mb": peak,
+        **{f: i[f] for f in i if f.endswith("_mb") or f == "compile_s"},
+      }
     )
-  jax_rate = statistics.median(rates["gan_jax", args.steps_per_call[0]])
+    print(
+      f"| {label} | {k} | {rate:.1f} | "
+      + (f"{ratio:.2f}" if ratio else "")
+      + f" | {i['flops'] / 1e9:.2f} | {flop_s / 1e12:.3g} | "
+      + " | ".join(f"{flop_s / ceiling[d]:.1%}" for d in shown)
+      + f" | {peak:,.0f} | {i['compile_s']:.1f} |"
+    )
+  if args.json:
+    with open(args.json, "a") as f:
+      f.writelines(json.dumps(row) + "\n" for row in rows)
+  jax_rate = statistics.median(rates[jax_names[0], args.steps_per_call[0]])
   last = f"{args.workload} gan_jax={jax_rate:.1f}"
   if torch_rate:
     last += f" torch={torch_rate:.1f} ratio={jax_rate / torch_rate:.2f}"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The GPU rows of benchmarks/README.md in one command: dcgan32 and dcgan64 at
+# batch 64, 256 and 1024; gan_jax in float32 and bfloat16 against PyTorch
+# with torch.compile on the same GPU. Each run appends its rows to
+# OUTDIR/train_step_gpu.jsonl and its whole output to OUTDIR/train_step_gpu.log,
+# so what finished survives a run cut short. The most telling runs go first.
+#
+#   benchmarks/train_step_gpu.sh OUTDIR
+#
+# Knobs (environment): PER_RUN_S (each run's time limit, 150), REPEATS (3),
+# SECONDS_EACH (seconds per repeat and implementation, 2), PYTHON (python3).
+set -uo pipefail
+out=${1:?usage: benchmarks/train_step_gpu.sh OUTDIR}
+mkdir -p "$out"
+here=$(cd "$(dirname "$0")" && pwd)
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm \
+  --format=csv >>"$out/train_step_gpu.log" 2>&1
+for run in "dcgan32 64 auto,matmul" "dcgan64 256 auto" "dcgan64 64 auto" \
+  "dcgan32 256 auto" "dcgan32 1024 auto" "dcgan64 1024 auto"; do
+  read -r workload batch impl <<<"$run"
+  k=1
+  [ "$batch" = 64 ] && k=1,4
+  echo "+ $workload batch $batch" | tee -a "$out/train_step_gpu.log"
+  timeout -k 10 "${PER_RUN_S:-150}" "${PYTHON:-python3}" "$here/train_step.py" \
+    --workload "$workload" --batch "$batch" --repeats "${REPEATS:-3}" \
+    --seconds "${SECONDS_EACH:-2}" --steps-per-call "$k" \
+    --conv-impl "$impl" --precision float32,bfloat16 \
+    --torch-device cuda --torch-compile --json "$out/train_step_gpu.jsonl" \
+    >>"$out/train_step_gpu.log" 2>&1
+  echo "  exit $? after ${SECONDS}s in all" | tee -a "$out/train_step_gpu.log"
+  pkill -f 'train_step.py.*--worker' || true  # workers of a run cut short
+done
+grep -E '^(\+ |\||matmul|dcgan)' "$out/train_step_gpu.log"
