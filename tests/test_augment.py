@@ -1,0 +1,90 @@
+"""DiffAugment: each transformation does what it says, per sample, and
+gradients pass through it."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import augment
+
+
+def _images(n=16, h=8, w=8, c=3, seed=0):
+  return jax.random.uniform(jax.random.key(seed), (n, h, w, c), minval=-1)
+
+
+def _shifted(x, dy, dx):
+  h, w = x.shape[:2]
+  out = np.zeros_like(x)
+  out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
+    max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+  ]
+  return out
+
+
+def test_translation_is_a_zero_filled_shift_of_at_most_an_eighth():
+  x = np.asarray(_images())
+  y = np.asarray(augment.translation(jax.random.key(1), jnp.asarray(x)))
+  seen = set()
+  for xi, yi in zip(x, y, strict=True):
+    matches = [
+      (dy, dx)
+      for dy in (-1, 0, 1)
+      for dx in (-1, 0, 1)
+      if np.array_equal(_shifted(xi, dy, dx), yi)
+    ]
+    assert len(matches) == 1, "each sample is exactly one allowed shift"
+    seen.add(matches[0])
+  assert len(seen) > 3  # shifts are drawn per sample
+
+
+def test_cutout_zeroes_one_square_of_half_the_side():
+  x = np.asarray(_images(seed=2))
+  y = np.asarray(augment.cutout(jax.random.key(3), jnp.asarray(x)))
+  for xi, yi in zip(x, y, strict=True):
+    changed = np.any(xi != yi, axis=2)
+    assert np.all(yi[changed] == 0)
+    rows, cols = np.nonzero(changed)
+    assert rows.size, "some pixels are cut in every sample here"
+    # One axis-aligned rectangle, at most 4×4, filled completely.
+    r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
+    assert r1 - r0 < 4 and c1 - c0 < 4
+    assert changed[r0 : r1 + 1, c0 : c1 + 1].all()
+    np.testing.assert_array_equal(yi[~changed], xi[~changed])
+
+
+def test_brightness_adds_one_value_per_sample():
+  x = _images(seed=4)
+  delta = np.asarray(augment.brightness(jax.random.key(5), x) - x)
+  per_sample = delta.reshape(len(delta), -1)
+  np.testing.assert_allclose(
+    per_sample, np.broadcast_to(per_sample[:, :1], per_sample.shape), atol=1e-6
+  )
+  assert np.all(np.abs(per_sample[:, 0]) <= 0.5)
+  assert np.unique(per_sample[:, 0].round(5)).size == len(delta)
+
+
+def test_saturation_and_contrast_keep_their_means():
+  x = _images(seed=6)
+  sat = augment.saturation(jax.random.key(7), x)
+  np.testing.assert_allclose(sat.mean(axis=3), x.mean(axis=3), atol=1e-5)
+  con = augment.contrast(jax.random.key(8), x)
+  np.testing.assert_allclose(
+    con.mean(axis=(1, 2, 3)), x.mean(axis=(1, 2, 3)), atol=1e-5
+  )
+  assert not np.allclose(sat, x) and not np.allclose(con, x)
+
+
+def test_policy_composes_and_passes_gradients():
+  fn = augment.policy("color,translation,cutout")
+  x = _images(seed=9)
+  grads = jax.grad(lambda x: jnp.sum(fn(jax.random.key(0), x) ** 2))(x)
+  assert np.all(np.isfinite(grads)) and np.any(grads != 0)
+  # Deterministic in the key, different across keys.
+  np.testing.assert_array_equal(
+    fn(jax.random.key(1), x), fn(jax.random.key(1), x)
+  )
+  assert not np.array_equal(fn(jax.random.key(1), x), fn(jax.random.key(2), x))
+  assert augment.policy("") is None
+  with pytest.raises(ValueError, match="not registered"):
+    augment.policy("color,rotate")
