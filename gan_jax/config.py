@@ -136,6 +136,21 @@ class Config:
   # results as one step per call; the *_every intervals and eval.every must
   # be multiples of it.
   steps_per_call: int = 1
+  # Discriminator regularizers and their weights, "name=weight,...": gp,
+  # gp_one_sided, r1, r2, dragan, bcr, lecam (gan_jax.regularizers).
+  regularizers: str = ""
+  # Lazy regularization: penalties every reg_every steps, weighted ×reg_every.
+  reg_every: int = 1
+  # The original WGAN: clip D's parameters to [-c, c] after each update (0: off).
+  d_weight_clip: float = 0.0
+  # DiffAugment policy applied to all D inputs, e.g. "color,translation,cutout".
+  augment: str = ""
+  # Moving average of G's parameters for samples and evaluation (0: off;
+  # e.g. 0.999).
+  g_ema_decay: float = 0.0
+  # Stop with an error, keeping the last good checkpoint, when a logged loss
+  # is NaN or infinite or its magnitude exceeds this (0: only NaN/infinity).
+  divergence_limit: float = 1e6
   # Data parallelism: jit over a mesh of devices (the default), pmap, or
   # jit on a single device.
   parallel: Literal["mesh", "pmap", "single"] = "mesh"
@@ -160,6 +175,7 @@ RESUMABLE_CHANGES = frozenset(
     "parallel",
     "num_devices",
     "model.conv_impl",
+    "divergence_limit",
     "data.dir",
     "data.threads",
     "data.buffer",
@@ -368,6 +384,7 @@ def validate(cfg: Config) -> Config:
     f"model.bn_momentum={cfg.model.bn_momentum} must be in [0, 1)",
   )
   _validate_eval(cfg.eval)
+  _validate_techniques(cfg)
   k = cfg.steps_per_call
   for key in (
     "steps",
@@ -393,6 +410,32 @@ def validate(cfg: Config) -> Config:
         f"{name}.{b}={getattr(opt, b)} must be in [0, 1)",
       )
   return cfg
+
+
+def _validate_techniques(cfg: Config) -> None:
+  from gan_jax import augment, regularizers  # pylint: disable=g-import-not-at-top
+
+  try:
+    regularizers.parse(cfg.regularizers)
+  except ValueError as e:
+    raise ConfigError(f"regularizers={cfg.regularizers!r}: {e}") from None
+  try:
+    augment.policy(cfg.augment)
+  except ValueError as e:
+    raise ConfigError(f"augment={cfg.augment!r}: {e}") from None
+  _require(cfg.reg_every >= 1, f"reg_every={cfg.reg_every} must be at least 1")
+  _require(
+    cfg.d_weight_clip >= 0,
+    f"d_weight_clip={cfg.d_weight_clip} must be 0 (off) or a positive limit",
+  )
+  _require(
+    0.0 <= cfg.g_ema_decay < 1.0,
+    f"g_ema_decay={cfg.g_ema_decay} must be in [0, 1) (0: off)",
+  )
+  _require(
+    cfg.divergence_limit >= 0,
+    f"divergence_limit={cfg.divergence_limit} must be 0 (NaN only) or more",
+  )
 
 
 def best_direction(ev: EvalConfig) -> str | None:

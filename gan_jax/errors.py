@@ -17,3 +17,12 @@ class ConfigError(UserError):
 
 class DataError(UserError):
   """A dataset is missing, unprepared, corrupt or inconsistent."""
+
+
+class TrainingDiverged(UserError):
+  """Training produced NaN, infinity or a loss beyond ``divergence_limit``.
+
+  The run stops without writing the diverged state; exit code 3.
+  """
+
+  exit_code = 3

@@ -114,6 +114,7 @@ def _images(args) -> dict[str, float]:
 
 def _checkpoint(args) -> dict[str, float]:
   from gan_jax import config, evaluations, run  # pylint: disable=g-import-not-at-top
+  from gan_jax import state as state_lib  # pylint: disable=g-import-not-at-top
   from gan_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
   from gan_jax.metrics.evaluator import Evaluator  # pylint: disable=g-import-not-at-top
 
@@ -152,7 +153,12 @@ def _checkpoint(args) -> dict[str, float]:
   print(f"evaluating step {step} of {workdir}", file=sys.stderr)
   evaluator = Evaluator(cfg.eval, parts.source, cfg.data.name)
   return evaluations.score(
-    evaluator, cfg, parts.generator, state.g_params, state.g_state, parts.root
+    evaluator,
+    cfg,
+    parts.generator,
+    state_lib.sampling_params(state),
+    state.g_state,
+    parts.root,
   )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gan_jax import config as config_lib
 from gan_jax import keys
+from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpointer
 from gan_jax.metrics.evaluator import Evaluator
 
@@ -65,7 +66,7 @@ class Evaluations:
       self.evaluator,
       self.cfg,
       self.generator,
-      state.g_params,
+      state_lib.sampling_params(state),
       state.g_state,
       self.root,
     )

@@ -7,6 +7,7 @@ resumes from the latest checkpoint in the workdir when there is one.
 
 import dataclasses
 import json
+import math
 import signal
 import sys
 import time
@@ -15,19 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from gan_jax import augment, data, keys, losses, models, optimizers, parallel
 from gan_jax import config as config_lib
-from gan_jax import data, keys, losses, models, optimizers, parallel
+from gan_jax import regularizers as regs
 from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpointer
-from gan_jax.errors import ConfigError, UserError
+from gan_jax.errors import ConfigError, TrainingDiverged, UserError
 from gan_jax.evaluations import Evaluations
 from gan_jax.multi_step import steps_per_call
 from gan_jax.run_log import RunLog
 from gan_jax.samples import SampleWriter
-from gan_jax.step import make_train_step
+from gan_jax.step import init_reg_state, make_train_step
 from gan_jax.stop_signals import StopOnSignal
 
 
@@ -117,6 +120,12 @@ def assemble(cfg: config_lib.Config) -> Assembly:
       f"{len(source)} examples of data.name="
       f"{cfg.data.name!r}; use a smaller batch_size"
     )
+  if cfg.augment and len(source.example_shape) != 3:
+    raise ConfigError(
+      f"augment={cfg.augment!r} needs images (height, width, channels), "
+      f"but data.name={cfg.data.name!r} has examples of shape "
+      f"{tuple(source.example_shape)}; set augment=''"
+    )
   strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
   generator, discriminator = models.build(
     cfg.model, source.example_shape, strategy.axis_name
@@ -124,6 +133,7 @@ def assemble(cfg: config_lib.Config) -> Assembly:
   g_opt = optimizers.build(cfg.g_optimizer)
   d_opt = optimizers.build(cfg.d_optimizer)
   root = keys.root(cfg.seed)
+  regularizers = regs.parse(cfg.regularizers)
   state = state_lib.init(
     keys.stream(root, keys.INIT),
     keys.stream(root, keys.TRAIN),
@@ -133,6 +143,8 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     d_opt,
     latent_dim=cfg.model.latent_dim,
     example=np.asarray(source.reference(2), np.float32),
+    reg_state=init_reg_state(regularizers),
+    g_ema=cfg.g_ema_decay > 0,
   )
   train_step = make_train_step(
     generator,
@@ -144,6 +156,11 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     latent_dist=cfg.model.latent_dist,
     n_critic=cfg.n_critic,
     batch_axis=strategy.batch_axis,
+    augment=augment.policy(cfg.augment),
+    regularizers=regularizers,
+    reg_every=cfg.reg_every,
+    d_weight_clip=cfg.d_weight_clip,
+    g_ema_decay=cfg.g_ema_decay,
   )
   return Assembly(source, strategy, generator, train_step, state, root)
 
@@ -195,6 +212,31 @@ class _Stop:
       everyone = multihost_utils.process_allgather(mine)
       self.agreed = int(everyone.max()) or None
     return self.agreed is not None
+
+
+def _divergence(values: dict, limit: float) -> str | None:
+  """What in the logged ``values`` shows divergence, or None."""
+  for name in ("d_loss", "g_loss"):
+    value = float(values[name])
+    if not math.isfinite(value) or (limit and abs(value) > limit):
+      return f"{name}={value:.4g}" + (
+        f" (divergence_limit={limit:g})" if math.isfinite(value) else ""
+      )
+  return None
+
+
+@jax.jit
+def _finite_leaves(tree) -> jax.Array:
+  leaves = [
+    jnp.all(jnp.isfinite(x))
+    for x in jax.tree.leaves(tree)
+    if jnp.issubdtype(x.dtype, jnp.inexact)
+  ]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def _all_finite(state: state_lib.GANState) -> bool:
+  return bool(_finite_leaves(state))
 
 
 def train(
@@ -278,9 +320,27 @@ def train(
   )
   saved_at = latest
 
-  def save(at: int) -> None:
+  def diverged(at: int, what: str) -> TrainingDiverged:
+    kept = (
+      f"the last good checkpoint, step {saved_at}, is kept in "
+      f"{checkpoints.path(saved_at)}"
+      if saved_at is not None
+      else "no checkpoint was written"
+    )
+    return TrainingDiverged(
+      f"training diverged at step {at}: {what}; {kept}. Lower the learning "
+      "rates, add a regularizer (regularizers=...), or raise divergence_limit"
+    )
+
+  def save(at: int, metrics) -> None:
     nonlocal saved_at
-    checkpoints.save(at, strategy.get_state(placed), _record(at, batches))
+    one = strategy.get_state(placed)
+    what = _divergence(
+      jax.device_get(strategy.get_metrics(metrics)), cfg.divergence_limit
+    ) or (None if _all_finite(one) else "the state holds NaN or infinity")
+    if what:
+      raise diverged(at, what)
+    checkpoints.save(at, one, _record(at, batches))
     saved_at = at
 
   # img/s counts training only: time spent evaluating is subtracted.
@@ -305,6 +365,9 @@ def train(
             values["img_per_s"] = rate
           if log:
             log.scalars(step, values)
+          what = _divergence(values, cfg.divergence_limit)
+          if what:
+            raise diverged(step, what)
           bar.set_postfix(
             {
               "img/s": f"{rate or 0:.0f}",
@@ -316,7 +379,9 @@ def train(
         last = step == cfg.steps
         if samples and (step % cfg.sample_every == 0 or last):
           one = strategy.get_state(placed)  # G alone, to host: process 0's.
-          g_params, g_state = jax.device_get((one.g_params, one.g_state))
+          g_params, g_state = jax.device_get(
+            (state_lib.sampling_params(one), one.g_state)
+          )
           _, pixels = samples.write(step, g_params, g_state, final=last)
           log.image(step, "samples", pixels)
         # A stop signal skips the evaluation: checkpoint and exit promptly.
@@ -334,9 +399,9 @@ def train(
             + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
           )
         if step % cfg.checkpoint_every == 0 or last:
-          save(step)
+          save(step, metrics)
       if saved_at != step:  # Stopped by a signal between checkpoints.
-        save(step)
+        save(step, metrics)
     finally:  # Also on a second Ctrl-C: finish pending writes.
       bar.close()
       checkpoints.close()

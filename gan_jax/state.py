@@ -19,6 +19,10 @@ class GANState:
 
   ``step`` counts generator updates. ``rng`` is the typed root key of the
   training stream; the key of step ``s`` is ``fold_in(rng, s)``.
+  ``reg_state`` holds the state of the discriminator's regularizers by name
+  (LeCam's anchors; ``{}`` for most). ``g_ema_params`` is the exponential
+  moving average of the generator's parameters, used for samples and
+  evaluation (``{}`` when ``g_ema_decay=0``).
   """
 
   step: jax.Array
@@ -29,6 +33,8 @@ class GANState:
   d_params: PyTree
   d_state: PyTree
   d_opt_state: PyTree
+  reg_state: PyTree
+  g_ema_params: PyTree
 
   def replace(self, **changes) -> "GANState":
     return dataclasses.replace(self, **changes)
@@ -44,6 +50,8 @@ def init(
   *,
   latent_dim: int,
   example: jax.Array,
+  reg_state: PyTree = None,
+  g_ema: bool = False,
 ) -> GANState:
   """Initialises both models from ``key`` and an example batch of data."""
   g_key, d_key = jax.random.split(key)
@@ -59,4 +67,12 @@ def init(
     d_params=d_params,
     d_state=d_state,
     d_opt_state=d_optimizer.init(d_params),
+    reg_state={} if reg_state is None else reg_state,
+    g_ema_params=jax.tree.map(jnp.copy, g_params) if g_ema else {},
   )
+
+
+def sampling_params(state: GANState) -> PyTree:
+  """The generator parameters to sample and evaluate with: the moving
+  average when the run keeps one, else the trained parameters."""
+  return state.g_ema_params if state.g_ema_params else state.g_params

@@ -5,7 +5,16 @@ batch and fresh noise, then one generator update against the updated
 discriminator. ``batch["x"]`` has shape ``(n_critic, batch_size, ...)``.
 The step key is split with ``fold_in``: discriminator update ``i`` draws its
 noise from ``fold_in(key, i)``, the generator update from
-``fold_in(key, n_critic)``.
+``fold_in(key, n_critic)``; augmentations and regularizers of update ``i``
+draw from ``fold_in(key, n_critic + 1 + i)``, those of the generator update
+from ``fold_in(key, 2 * n_critic + 1)``.
+
+The techniques compose here, each a pure function from the config:
+``augment`` (DiffAugment: what D sees, real and fake alike, in both
+players' updates), ``regularizers`` (penalties added to D's loss, every
+``reg_every`` steps with their weight times ``reg_every``: lazy
+regularization), ``d_weight_clip`` (the original WGAN's constraint) and
+``g_ema_decay`` (a moving average of G's parameters).
 
 Model state (BatchNorm running averages) is updated only by the player's own
 update: the discriminator's by its forward passes on the real and then the
@@ -13,7 +22,7 @@ fake batch, the generator's by its forward pass in the generator update.
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -21,12 +30,19 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import latent
+from gan_jax import regularizers as regs
+from gan_jax.augment import Augmentation
 from gan_jax.losses import GanLoss
 from gan_jax.models.model import Model
 from gan_jax.parallel import LOCAL, BatchAxis
 from gan_jax.state import GANState
 
 Metrics = dict[str, jax.Array]
+
+
+def init_reg_state(regularizers: Mapping[str, float]) -> dict:
+  """The initial ``GANState.reg_state`` for these regularizers."""
+  return {name: regs.REGULARIZERS[name].init() for name in regularizers}
 
 
 def make_train_step(
@@ -40,53 +56,93 @@ def make_train_step(
   latent_dist: str = "normal",
   n_critic: int = 1,
   batch_axis: BatchAxis = LOCAL,
+  augment: Augmentation | None = None,
+  regularizers: Mapping[str, float] | None = None,
+  reg_every: int = 1,
+  d_weight_clip: float = 0.0,
+  g_ema_decay: float = 0.0,
 ) -> Callable[[GANState, Any, jax.Array], tuple[GANState, Metrics]]:
   """Returns the (not yet compiled) train step of a GAN.
 
-  Metrics: ``d_loss``, ``d_real`` and ``d_fake`` (mean discriminator outputs)
-  of the last discriminator update, and ``g_loss``.
+  ``regularizers`` maps names of :data:`gan_jax.regularizers.REGULARIZERS`
+  to weights; the state's ``reg_state`` must come from
+  :func:`init_reg_state` of the same mapping.
+
+  Metrics, of the last discriminator update: ``d_loss`` (with penalties),
+  ``d_real`` and ``d_fake`` (mean outputs), ``d_acc_real`` and
+  ``d_acc_fake`` (the fraction of real outputs above 0 and of fake outputs
+  below 0), ``d_grad_norm``, and ``reg_<name>`` for each penalty (unweighted,
+  0 on steps a lazy regularizer skips); of the generator update: ``g_loss``
+  and ``g_grad_norm``.
   """
   sample = functools.partial(_sample_noise, latent_dist, latent_dim)
+  regularizers = dict(regularizers or {})
+  see = augment or (lambda key, x: x)
 
   def train_step(state: GANState, batch, key: jax.Array):
     real = batch["x"]
     rows = real.shape[1]
 
     def d_update(carry, real_i, i):
-      params, model_state, opt_state = carry
+      params, model_state, opt_state, reg_state = carry
       z = batch_axis.draw(sample, jax.random.fold_in(key, i), rows)
       fake, _ = generator.apply(state.g_params, state.g_state, z, True)
       fake = jax.lax.stop_gradient(fake)
+      extra = jax.random.fold_in(key, n_critic + 1 + i)
+      real_seen = see(jax.random.fold_in(extra, 0), real_i)
+      fake_seen = see(jax.random.fold_in(extra, 1), fake)
 
       def d_loss(p):
-        d_real, s = discriminator.apply(p, model_state, real_i, True)
-        d_fake, s = discriminator.apply(p, s, fake, True)
-        return loss.discriminator(d_real, d_fake), (s, d_real, d_fake)
+        d_real, s = discriminator.apply(p, model_state, real_seen, True)
+        d_fake, s = discriminator.apply(p, s, fake_seen, True)
+        value = loss.discriminator(d_real, d_fake)
+        inputs = regs.Inputs(
+          d=lambda x: discriminator.apply(p, model_state, x, True)[0],
+          real=real_seen,
+          fake=fake_seen,
+          key=jax.random.fold_in(extra, 2),
+          d_real=d_real,
+          d_fake=d_fake,
+        )
+        penalties, new_reg_state = _penalties(
+          regularizers, inputs, reg_state, state.step, reg_every
+        )
+        for name, weight in regularizers.items():
+          value = value + weight * penalties[name]
+        return value, (s, d_real, d_fake, penalties, new_reg_state)
 
-      (value, (model_state, d_real, d_fake)), grads = jax.value_and_grad(
-        d_loss, has_aux=True
-      )(params)
+      (value, aux), grads = jax.value_and_grad(d_loss, has_aux=True)(params)
+      model_state, d_real, d_fake, penalties, reg_state = aux
       grads = batch_axis.mean(grads)
       updates, opt_state = d_optimizer.update(grads, opt_state, params)
       params = optax.apply_updates(params, updates)
+      if d_weight_clip:
+        params = regs.clip_weights(params, d_weight_clip)
       metrics = {
         "d_loss": value,
         "d_real": jnp.mean(d_real),
         "d_fake": jnp.mean(d_fake),
+        "d_acc_real": jnp.mean((d_real > 0).astype(jnp.float32)),
+        "d_acc_fake": jnp.mean((d_fake < 0).astype(jnp.float32)),
+        **{f"reg_{name}": v for name, v in penalties.items()},
       }
-      return (params, model_state, opt_state), batch_axis.mean(metrics)
+      metrics = batch_axis.mean(metrics)
+      metrics["d_grad_norm"] = optax.tree.norm(grads)
+      return (params, model_state, opt_state, reg_state), metrics
 
     # A Python loop, not lax.scan: XLA:CPU runs a convolution's kernel
     # gradient inside a while loop over 100 times slower (benchmarks/README).
-    carry = (state.d_params, state.d_state, state.d_opt_state)
+    carry = (state.d_params, state.d_state, state.d_opt_state, state.reg_state)
     for i in range(n_critic):
       carry, metrics = d_update(carry, real[i], i)
-    d_params, d_state, d_opt_state = carry
+    d_params, d_state, d_opt_state, reg_state = carry
 
     z = batch_axis.draw(sample, jax.random.fold_in(key, n_critic), rows)
+    g_extra = jax.random.fold_in(key, 2 * n_critic + 1)
 
     def g_loss(p):
       fake, g_state = generator.apply(p, state.g_state, z, True)
+      fake = see(g_extra, fake)
       d_fake, _ = discriminator.apply(d_params, d_state, fake, True)
       return loss.generator(d_fake), g_state
 
@@ -98,6 +154,11 @@ def make_train_step(
       grads, state.g_opt_state, state.g_params
     )
     g_params = optax.apply_updates(state.g_params, updates)
+    g_ema_params = state.g_ema_params
+    if g_ema_decay:
+      g_ema_params = optax.incremental_update(
+        g_params, g_ema_params, 1.0 - g_ema_decay
+      )
 
     new_state = state.replace(
       step=state.step + 1,
@@ -107,11 +168,38 @@ def make_train_step(
       d_params=d_params,
       d_state=d_state,
       d_opt_state=d_opt_state,
+      reg_state=reg_state,
+      g_ema_params=g_ema_params,
     )
     metrics["g_loss"] = batch_axis.mean(g_value)
+    metrics["g_grad_norm"] = optax.tree.norm(grads)
     return new_state, metrics
 
   return train_step
+
+
+def _penalties(regularizers, inputs, reg_state, step, every):
+  """Each regularizer's penalty and new state; with ``every > 1``, computed
+  on steps divisible by ``every`` (times ``every``) and 0 otherwise."""
+  penalties, new_state = {}, dict(reg_state)
+  for name in regularizers:
+    reg = regs.REGULARIZERS[name]
+    key = jax.random.fold_in(inputs.key, len(penalties))
+    call = functools.partial(reg.apply, inputs._replace(key=key))
+    if every == 1:
+      penalties[name], new_state[name] = call(reg_state[name])
+    else:
+      penalties[name], new_state[name] = jax.lax.cond(
+        step % every == 0,
+        lambda c=call, s=reg_state[name]: _scaled(c(s), every),
+        lambda s=reg_state[name]: (jnp.zeros((), jnp.float32), s),
+      )
+  return penalties, new_state
+
+
+def _scaled(result, factor):
+  penalty, state = result
+  return factor * penalty.astype(jnp.float32), state
 
 
 def _sample_noise(dist: str, dim: int, key: jax.Array, n: int) -> jax.Array:

@@ -61,7 +61,16 @@ def test_step_compiles_once_under_every_strategy(tiny_digits, strategy):
   )
   assert int(state.step) == 4
   assert all(np.isfinite(float(v)) for v in metrics.values())
-  assert set(metrics) == {"d_loss", "d_real", "d_fake", "g_loss"}
+  assert set(metrics) == {
+    "d_loss",
+    "d_real",
+    "d_fake",
+    "d_acc_real",
+    "d_acc_fake",
+    "d_grad_norm",
+    "g_loss",
+    "g_grad_norm",
+  }
 
 
 def test_step_is_a_pure_function_of_its_inputs(tiny_digits):

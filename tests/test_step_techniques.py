@@ -1,0 +1,165 @@
+"""Augmentation, regularizers, weight clipping, the generator's moving
+average and the stability metrics, composed in the one train step."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import config, keys, losses, run, train
+from gan_jax.errors import ConfigError, TrainingDiverged
+from gan_jax.losses import GanLoss
+from tests.helpers import setup
+
+
+def _first_step(cfg):
+  strategy, step_fn, state, source, root = setup(cfg)
+  batch = next(run.pipeline(cfg, source, strategy.put_batch))
+  return step_fn, state, batch, root
+
+
+def test_every_technique_composes_in_one_step(tiny_digits):
+  cfg = tiny_digits
+  cfg.parallel = "single"
+  cfg.model.d_norm = "layer"
+  cfg.regularizers = "gp=10,gp_one_sided=1,r1=1,r2=1,dragan=1,bcr=1,lecam=0.3"
+  cfg.augment = "color,translation,cutout"
+  cfg.g_ema_decay = 0.9
+  step_fn, state, batch, root = _first_step(cfg)
+  init = jax.device_get(state)
+  new, metrics = step_fn(state, batch, keys.step_key(root, 0))
+  new, metrics = jax.device_get((new, metrics))
+  for name in ("gp", "r1", "r2", "dragan", "bcr", "lecam"):
+    assert np.isfinite(metrics[f"reg_{name}"]) and metrics[f"reg_{name}"] > 0
+  for name in ("d_grad_norm", "g_grad_norm"):
+    assert np.isfinite(metrics[name]) and metrics[name] > 0
+  for name in ("d_acc_real", "d_acc_fake"):
+    assert 0 <= metrics[name] <= 1
+  # LeCam's anchors moved 1% of the way to D's mean outputs.
+  assert new.reg_state["lecam"]["real"] != 0
+  # The moving average: 0.9·initial + 0.1·updated parameters.
+  expected = jax.tree.map(
+    lambda a, b: 0.9 * a + 0.1 * b, init.g_params, new.g_params
+  )
+  for a, b in zip(
+    jax.tree.leaves(expected), jax.tree.leaves(new.g_ema_params), strict=True
+  ):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_penalty_enters_the_loss_with_its_weight(tiny_digits):
+  tiny_digits.parallel = "single"
+  tiny_digits.model.d_norm = "none"
+  values = {}
+  for weight in (0, 5):
+    tiny_digits.regularizers = f"r1={weight}"
+    step_fn, state, batch, root = _first_step(tiny_digits)
+    _, values[weight] = step_fn(state, batch, keys.step_key(root, 0))
+  penalty = float(values[5]["reg_r1"])
+  assert penalty > 0
+  np.testing.assert_allclose(
+    values[5]["d_loss"], values[0]["d_loss"] + 5 * penalty, rtol=1e-5
+  )
+
+
+def test_lazy_regularization_every_k_steps(tiny_digits):
+  tiny_digits.parallel = "single"
+  tiny_digits.model.d_norm = "none"
+  tiny_digits.regularizers = "r1=1"
+  every = {}
+  for k in (1, 2):
+    tiny_digits.reg_every = k
+    step_fn, state, batch, root = _first_step(tiny_digits)
+    state, first = step_fn(state, batch, keys.step_key(root, 0))
+    _, second = step_fn(state, batch, keys.step_key(root, 1))
+    every[k] = (float(first["reg_r1"]), float(second["reg_r1"]))
+  # Step 0 is a regularization step, weighted ×2; step 1 is skipped.
+  np.testing.assert_allclose(every[2][0], 2 * every[1][0], rtol=1e-5)
+  assert every[2][1] == 0 and every[1][1] > 0
+
+
+def test_weight_clipping_bounds_every_discriminator_parameter(tiny_digits):
+  tiny_digits.parallel = "single"
+  tiny_digits.loss = "wasserstein"
+  tiny_digits.d_weight_clip = 0.01
+  step_fn, state, batch, root = _first_step(tiny_digits)
+  state, _ = step_fn(state, batch, keys.step_key(root, 0))
+  leaves = jax.tree.leaves(jax.device_get(state.d_params))
+  assert max(float(np.abs(x).max()) for x in leaves) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+  "key, value, message",
+  [
+    ("regularizers", "r3=1", "regularizer 'r3' is not registered"),
+    ("regularizers", "r1", "has no weight"),
+    ("augment", "rotate", "augmentation 'rotate' is not registered"),
+    ("g_ema_decay", "1.0", "must be in [0, 1)"),
+  ],
+)
+def test_bad_technique_settings_are_one_line_errors(key, value, message):
+  with pytest.raises(ConfigError, match=re.escape(message)) as e:
+    config.validate(config.apply_overrides(config.Config(), [f"{key}={value}"]))
+  assert "\n" not in str(e.value)
+
+
+def test_augmenting_points_is_refused():
+  cfg = config.Config()
+  cfg.data.name = "mog_ring"
+  cfg.model.arch = "mlp"
+  cfg.augment = "translation"
+  with pytest.raises(ConfigError, match="needs images"):
+    run.assemble(cfg)
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(
+  tiny_digits, tmp_path
+):
+  tiny_digits.parallel = "single"
+  run.train(tiny_digits, tmp_path, progress=False)  # Good: 8 steps.
+  tiny_digits.steps = 12
+  tiny_digits.divergence_limit = 1e-9  # Every loss is now "too large".
+  with pytest.raises(TrainingDiverged) as e:
+    run.train(tiny_digits, tmp_path, progress=False)
+  message = str(e.value)
+  assert "training diverged at step 10: d_loss=" in message
+  assert "the last good checkpoint, step 8, is kept" in message
+  assert "\n" not in message
+  assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+    "4",
+    "8",
+  ]
+
+
+def test_nan_loss_stops_the_command_with_exit_code_3(tmp_path, capsys):
+  name = "nan_for_test"
+  if name not in losses.LOSSES:
+    losses.LOSSES.register(name)(
+      GanLoss(
+        lambda r, f: jnp.mean(r) * jnp.nan, losses.non_saturating_generator
+      )
+    )
+  code = train.main(
+    [
+      "--config",
+      "experiments/dcgan_digits.py",
+      "--workdir",
+      str(tmp_path),
+      "--no-progress",
+      f"loss={name}",
+      "model.width=8",
+      "model.latent_dim=16",
+      "steps=4",
+      "log_every=2",
+      "sample_every=4",
+      "checkpoint_every=4",
+      "eval.every=0",
+    ]
+  )
+  err = capsys.readouterr().err
+  assert code == 3, err
+  assert "error: training diverged at step 2: d_loss=nan;" in err
+  assert "no checkpoint was written" in err
+  assert not (tmp_path / "checkpoints" / "4").exists()
