@@ -63,6 +63,9 @@ class ModelConfig:
   d_extra_layers: int = 0
   g_norm: Literal["batch", "none"] = "batch"
   d_norm: Literal["batch", "layer", "none"] = "batch"
+  # Spectral normalisation of every discriminator layer (W/σ(W); the
+  # power-iteration vector is model state).
+  d_spectral_norm: bool = False
   # MLP: hidden units and hidden layers of each network.
   hidden: int = 256
   depth: int = 3

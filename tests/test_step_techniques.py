@@ -24,6 +24,7 @@ def test_every_technique_composes_in_one_step(tiny_digits):
   cfg = tiny_digits
   cfg.parallel = "single"
   cfg.model.d_norm = "layer"
+  cfg.model.d_spectral_norm = True
   cfg.regularizers = "gp=10,gp_one_sided=1,r1=1,r2=1,dragan=1,bcr=1,lecam=0.3"
   cfg.augment = "color,translation,cutout"
   cfg.g_ema_decay = 0.9
@@ -37,6 +38,10 @@ def test_every_technique_composes_in_one_step(tiny_digits):
     assert np.isfinite(metrics[name]) and metrics[name] > 0
   for name in ("d_acc_real", "d_acc_fake"):
     assert 0 <= metrics[name] <= 1
+  # Spectral norm's power iteration moved u, in D's model state.
+  assert not np.array_equal(
+    jax.tree.leaves(init.d_state)[0], jax.tree.leaves(new.d_state)[0]
+  )
   # LeCam's anchors moved 1% of the way to D's mean outputs.
   assert new.reg_state["lecam"]["real"] != 0
   # The moving average: 0.9·initial + 0.1·updated parameters.

@@ -51,7 +51,11 @@ def build_dcgan(
     **common,
   )
   d = dcgan.Discriminator(
-    resolution=res, norm=cfg.d_norm, extra_layers=cfg.d_extra_layers, **common
+    resolution=res,
+    norm=cfg.d_norm,
+    extra_layers=cfg.d_extra_layers,
+    spectral_norm=cfg.d_spectral_norm,
+    **common,
   )
   return from_linen(g), from_linen(d)
 
@@ -75,7 +79,9 @@ def build_mlp(
     "axis_name": axis_name,
   }
   g = mlp.Generator(out_shape=tuple(data_shape), norm=cfg.g_norm, **common)
-  d = mlp.Discriminator(norm=cfg.d_norm, **common)
+  d = mlp.Discriminator(
+    norm=cfg.d_norm, spectral_norm=cfg.d_spectral_norm, **common
+  )
   return from_linen(g), from_linen(d)
 
 

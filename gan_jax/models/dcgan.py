@@ -12,7 +12,9 @@ activation) at the generator's last hidden resolution and after the
 discriminator's first layer, as the DCGAN of the WGAN reference code does;
 they deepen both players where few resolution blocks exist (8×8 digits).
 
-``conv_impl`` picks how the convolutions are computed (:func:`conv_layers`);
+``spectral_norm`` normalises every discriminator layer by its spectral norm
+(:func:`gan_jax.models.layers.spectral`). ``conv_impl`` picks how the
+convolutions are computed (:func:`conv_layers`);
 the parameters and the function are the same either way. ``dtype`` is the
 computation dtype (``bfloat16`` for mixed precision); parameters stay
 float32, BatchNorm statistics are reduced in float32, and both networks
@@ -28,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.models import matmul_conv
-from gan_jax.models.layers import normalization, weight_init
+from gan_jax.models.layers import normalization, spectral, weight_init
 
 
 def conv_layers(impl: str, dtype=None):
@@ -112,10 +114,14 @@ class Discriminator(nn.Module):
   extra_layers: int = 0
   conv_impl: str = "xla"
   dtype: Any = None
+  spectral_norm: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    Conv, _ = conv_layers(self.conv_impl, self.dtype)
+    Plain, _ = conv_layers(self.conv_impl, self.dtype)
+
+    def Conv(*args, **kwargs):  # A layer constructor, as Plain is.
+      return spectral(Plain(*args, **kwargs), self.spectral_norm, train)
 
     def block(x, c, kernel, stride):
       x = Conv(

@@ -42,3 +42,19 @@ def normalization(
   if kind == "none":
     return lambda x: x
   raise ValueError(f"unknown normalization {kind!r}")
+
+
+def spectral(layer: nn.Module, enabled: bool, train: bool) -> Callable:
+  """``layer`` with spectral normalisation (Miyato et al. 2018) if enabled.
+
+  A true reparameterisation: the layer's parameters stay W, and it computes
+  with W/σ(W), σ the largest singular value of W reshaped to (fan-in,
+  fan-out), estimated by one power iteration per call from a vector ``u``
+  kept in the model state (collection ``batch_stats``) and updated only in
+  training. Flax linen's ``SpectralNorm`` does the work; unlike
+  ``flax.nnx.SpectralNorm`` it does not overwrite the weight.
+  """
+  if not enabled:
+    return layer
+  wrapped = nn.SpectralNorm(layer)
+  return lambda x: wrapped(x, update_stats=train)

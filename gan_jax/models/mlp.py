@@ -5,7 +5,7 @@ import math
 import flax.linen as nn
 import jax
 
-from gan_jax.models.layers import normalization
+from gan_jax.models.layers import normalization, spectral
 
 
 class Generator(nn.Module):
@@ -35,14 +35,18 @@ class Discriminator(nn.Module):
   norm: str = "none"
   momentum: float = 0.9
   axis_name: str | None = None
+  spectral_norm: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    def dense(features):
+      return spectral(nn.Dense(features), self.spectral_norm, train)
+
     x = x.reshape(x.shape[0], -1)
     for _ in range(self.depth):
-      x = nn.Dense(self.hidden)(x)
+      x = dense(self.hidden)(x)
       x = normalization(
         self.norm, train, momentum=self.momentum, axis_name=self.axis_name
       )(x)
       x = nn.leaky_relu(x, 0.2)
-    return nn.Dense(1)(x).reshape(x.shape[0])
+    return dense(1)(x).reshape(x.shape[0])
