@@ -66,6 +66,16 @@ class ModelConfig:
   # Spectral normalisation of every discriminator layer (W/σ(W); the
   # power-iteration vector is model state).
   d_spectral_norm: bool = False
+  # A discriminator layer that sees the batch, against mode collapse:
+  # minibatch discrimination (Salimans et al. 2016) with minibatch_kernels
+  # rows of minibatch_kernel_dim, or minibatch standard deviation (Karras et
+  # al. 2018) over groups of minibatch_group samples.
+  d_minibatch: Literal["none", "discrimination", "stddev"] = "none"
+  minibatch_kernels: int = 50
+  minibatch_kernel_dim: int = 5
+  minibatch_group: int = 4
+  # PacGAN: the discriminator judges packs of this many samples.
+  pack: int = 1
   # MLP: hidden units and hidden layers of each network.
   hidden: int = 256
   depth: int = 3
@@ -364,6 +374,10 @@ def validate(cfg: Config) -> Config:
     "model.width",
     "model.hidden",
     "model.depth",
+    "model.minibatch_kernels",
+    "model.minibatch_kernel_dim",
+    "model.minibatch_group",
+    "model.pack",
   )
   flat = flatten(to_dict(cfg))
   for key in positive:
@@ -427,6 +441,11 @@ def _validate_techniques(cfg: Config) -> None:
   except ValueError as e:
     raise ConfigError(f"augment={cfg.augment!r}: {e}") from None
   _require(cfg.reg_every >= 1, f"reg_every={cfg.reg_every} must be at least 1")
+  _require(
+    cfg.batch_size % cfg.model.pack == 0,
+    f"batch_size={cfg.batch_size} does not divide into packs of "
+    f"model.pack={cfg.model.pack}; make batch_size a multiple of it",
+  )
   _require(
     cfg.d_weight_clip >= 0,
     f"d_weight_clip={cfg.d_weight_clip} must be 0 (off) or a positive limit",

@@ -127,6 +127,7 @@ def assemble(cfg: config_lib.Config) -> Assembly:
       f"{tuple(source.example_shape)}; set augment=''"
     )
   strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
+  _check_discriminator_batch(cfg, strategy)
   generator, discriminator = models.build(
     cfg.model, source.example_shape, strategy.axis_name
   )
@@ -163,6 +164,27 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     g_ema_decay=cfg.g_ema_decay,
   )
   return Assembly(source, strategy, generator, train_step, state, root)
+
+
+def _check_discriminator_batch(cfg: config_lib.Config, strategy) -> None:
+  """Packs and minibatch-stddev groups must divide what D sees at once: the
+  whole batch, or each device's part of it under pmap."""
+  rows = cfg.batch_size // (
+    strategy.num_devices if cfg.parallel == "pmap" else 1
+  )
+  m = cfg.model
+  if rows % m.pack:
+    raise ConfigError(
+      f"each device's {rows} samples do not divide into packs of "
+      f"model.pack={m.pack}; make batch_size/num_devices a multiple of it"
+    )
+  packs = rows // m.pack
+  if m.d_minibatch == "stddev" and packs % min(m.minibatch_group, packs):
+    raise ConfigError(
+      f"D sees {packs} inputs at once, which do not divide into groups of "
+      f"model.minibatch_group={m.minibatch_group}; choose a group size "
+      "that divides it"
+    )
 
 
 def pipeline(

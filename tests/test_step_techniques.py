@@ -25,6 +25,8 @@ def test_every_technique_composes_in_one_step(tiny_digits):
   cfg.parallel = "single"
   cfg.model.d_norm = "layer"
   cfg.model.d_spectral_norm = True
+  cfg.model.d_minibatch = "stddev"
+  cfg.model.pack = 2
   cfg.regularizers = "gp=10,gp_one_sided=1,r1=1,r2=1,dragan=1,bcr=1,lecam=0.3"
   cfg.augment = "color,translation,cutout"
   cfg.g_ema_decay = 0.9

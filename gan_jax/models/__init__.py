@@ -13,11 +13,12 @@ from gan_jax.config import ModelConfig
 from gan_jax.errors import ConfigError
 from gan_jax.models import dcgan, mlp
 from gan_jax.models.model import Model, from_linen
+from gan_jax.models.packing import packed
 from gan_jax.registry import Registry
 
 ARCHITECTURES = Registry("architecture")
 
-__all__ = ["ARCHITECTURES", "Model", "build", "from_linen"]
+__all__ = ["ARCHITECTURES", "Model", "build", "from_linen", "packed"]
 
 
 @ARCHITECTURES.register("dcgan")
@@ -54,7 +55,7 @@ def build_dcgan(
     resolution=res,
     norm=cfg.d_norm,
     extra_layers=cfg.d_extra_layers,
-    spectral_norm=cfg.d_spectral_norm,
+    **_d_options(cfg),
     **common,
   )
   return from_linen(g), from_linen(d)
@@ -79,13 +80,25 @@ def build_mlp(
     "axis_name": axis_name,
   }
   g = mlp.Generator(out_shape=tuple(data_shape), norm=cfg.g_norm, **common)
-  d = mlp.Discriminator(
-    norm=cfg.d_norm, spectral_norm=cfg.d_spectral_norm, **common
-  )
+  d = mlp.Discriminator(norm=cfg.d_norm, **_d_options(cfg), **common)
   return from_linen(g), from_linen(d)
+
+
+def _d_options(cfg: ModelConfig) -> dict:
+  """The built-in discriminators' options against mode collapse."""
+  return {
+    "spectral_norm": cfg.d_spectral_norm,
+    "minibatch": cfg.d_minibatch,
+    "minibatch_kernels": cfg.minibatch_kernels,
+    "minibatch_kernel_dim": cfg.minibatch_kernel_dim,
+    "minibatch_group": cfg.minibatch_group,
+  }
 
 
 def build(
   cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
 ) -> tuple[Model, Model]:
-  return ARCHITECTURES[cfg.arch](cfg, tuple(data_shape), axis_name)
+  """The (generator, discriminator) of ``cfg.arch``; with ``cfg.pack`` > 1
+  the discriminator judges packs of that many samples (PacGAN)."""
+  g, d = ARCHITECTURES[cfg.arch](cfg, tuple(data_shape), axis_name)
+  return g, packed(d, cfg.pack)

@@ -13,7 +13,9 @@ discriminator's first layer, as the DCGAN of the WGAN reference code does;
 they deepen both players where few resolution blocks exist (8×8 digits).
 
 ``spectral_norm`` normalises every discriminator layer by its spectral norm
-(:func:`gan_jax.models.layers.spectral`). ``conv_impl`` picks how the
+(:func:`gan_jax.models.layers.spectral`); ``minibatch`` adds a layer that
+looks across the batch before the last one (:mod:`gan_jax.models.minibatch`).
+``conv_impl`` picks how the
 convolutions are computed (:func:`conv_layers`);
 the parameters and the function are the same either way. ``dtype`` is the
 computation dtype (``bfloat16`` for mixed precision); parameters stay
@@ -29,7 +31,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models import matmul_conv
+from gan_jax.models import matmul_conv, minibatch
 from gan_jax.models.layers import normalization, spectral, weight_init
 
 
@@ -115,6 +117,10 @@ class Discriminator(nn.Module):
   conv_impl: str = "xla"
   dtype: Any = None
   spectral_norm: bool = False
+  minibatch: str = "none"
+  minibatch_kernels: int = 50
+  minibatch_kernel_dim: int = 5
+  minibatch_group: int = 4
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -152,5 +158,17 @@ class Discriminator(nn.Module):
     for _ in range(num_blocks(self.resolution) - 1):
       c *= 2
       x = block(x, c, (4, 4), (2, 2))
-    x = Conv(1, (4, 4), padding="VALID", kernel_init=weight_init)(x)
+    batch_layer = minibatch.layer(
+      self.minibatch,
+      kernels=self.minibatch_kernels,
+      kernel_dim=self.minibatch_kernel_dim,
+      group_size=self.minibatch_group,
+    )
+    if self.minibatch == "discrimination":  # On the flattened features.
+      x = batch_layer(x.reshape(x.shape[0], -1))
+      dense = nn.Dense(1, kernel_init=weight_init, dtype=self.dtype)
+      x = spectral(dense, self.spectral_norm, train)(x)
+    else:
+      x = batch_layer(x)
+      x = Conv(1, (4, 4), padding="VALID", kernel_init=weight_init)(x)
     return x.reshape(x.shape[0]).astype(jnp.float32)

@@ -5,6 +5,7 @@ import math
 import flax.linen as nn
 import jax
 
+from gan_jax.models import minibatch
 from gan_jax.models.layers import normalization, spectral
 
 
@@ -36,6 +37,10 @@ class Discriminator(nn.Module):
   momentum: float = 0.9
   axis_name: str | None = None
   spectral_norm: bool = False
+  minibatch: str = "none"
+  minibatch_kernels: int = 50
+  minibatch_kernel_dim: int = 5
+  minibatch_group: int = 4
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -49,4 +54,10 @@ class Discriminator(nn.Module):
         self.norm, train, momentum=self.momentum, axis_name=self.axis_name
       )(x)
       x = nn.leaky_relu(x, 0.2)
+    x = minibatch.layer(
+      self.minibatch,
+      kernels=self.minibatch_kernels,
+      kernel_dim=self.minibatch_kernel_dim,
+      group_size=self.minibatch_group,
+    )(x)
     return dense(1)(x).reshape(x.shape[0])
