@@ -112,15 +112,19 @@ def _images(args) -> dict[str, float]:
   return Evaluator(cfg.eval, source, args.data).evaluate_samples(batches)
 
 
-def _checkpoint(args) -> dict[str, float]:
-  from gan_jax import config, evaluations, run  # pylint: disable=g-import-not-at-top
-  from gan_jax import state as state_lib  # pylint: disable=g-import-not-at-top
-  from gan_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
-  from gan_jax.metrics.evaluator import Evaluator  # pylint: disable=g-import-not-at-top
+def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):
+  """A training run's config (with ``overrides``), assembled parts, and the
+  state of its checkpoint ``step`` (a number, ``latest`` or ``best``).
 
-  if args.config:  # Its registered losses, models and sources.
-    config.import_experiment(Path(args.config))
-  workdir = Path(args.workdir)
+  ``experiment``: the run's experiment file, when it registers its own
+  components. Returns ``(cfg, parts, state, step_number)``.
+  """
+  from gan_jax import config, run  # pylint: disable=g-import-not-at-top
+  from gan_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
+
+  if experiment:  # Its registered losses, models and sources.
+    config.import_experiment(Path(experiment))
+  workdir = Path(workdir)
   saved = workdir / "config.json"
   if not saved.is_file():
     raise UserError(
@@ -131,26 +135,35 @@ def _checkpoint(args) -> dict[str, float]:
     base = config.from_dict(json.loads(saved.read_text()))
   except ValueError:
     raise UserError(f"{saved} is not valid JSON") from None
-  cfg = _eval_config(args.overrides, base)
+  cfg = _eval_config(list(overrides), base)
   parts = run.assemble(cfg)
-  folder = workdir / ("best" if args.step == "best" else "checkpoints")
+  folder = workdir / ("best" if step == "best" else "checkpoints")
   if not folder.is_dir():
     raise UserError(
       f"{folder} does not exist; this run kept no such checkpoints"
     )
   checkpoints = Checkpointer(folder, keep=1000, create=False)
   try:
-    step = (
-      checkpoints.latest_step()
-      if args.step in ("latest", "best")
-      else int(args.step)
+    number = (
+      checkpoints.latest_step() if step in ("latest", "best") else int(step)
     )
-    if step is None or not checkpoints.path(step).exists():
-      raise UserError(f"no checkpoint {args.step} in {folder}")
-    state, _ = checkpoints.restore(step, parts.state)
+    if number is None or not checkpoints.path(number).exists():
+      raise UserError(f"no checkpoint {step} in {folder}")
+    state, _ = checkpoints.restore(number, parts.state)
   finally:
     checkpoints.close()
-  print(f"evaluating step {step} of {workdir}", file=sys.stderr)
+  return cfg, parts, state, number
+
+
+def _checkpoint(args) -> dict[str, float]:
+  from gan_jax import evaluations  # pylint: disable=g-import-not-at-top
+  from gan_jax import state as state_lib  # pylint: disable=g-import-not-at-top
+  from gan_jax.metrics.evaluator import Evaluator  # pylint: disable=g-import-not-at-top
+
+  cfg, parts, state, step = restore_run(
+    args.workdir, args.step, args.config, args.overrides
+  )
+  print(f"evaluating step {step} of {args.workdir}", file=sys.stderr)
   evaluator = Evaluator(cfg.eval, parts.source, cfg.data.name)
   return evaluations.score(
     evaluator,

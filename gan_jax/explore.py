@@ -1,0 +1,133 @@
+"""Latent-space pictures of a trained generator, as PNG grids.
+
+    python -m gan_jax.explore --workdir DIR [--step latest|best|N] interpolate \
+        --seeds 0,1,2,3 [--steps 10] [--truncation T] [--out FILE.png]
+    python -m gan_jax.explore --workdir DIR truncation \
+        --thresholds 0.25,0.5,1,2 [--count 10] [--out FILE.png]
+
+``interpolate``: one row per pair of consecutive seeds, from the first
+seed's latent vector to the next one's (spherical interpolation for
+Gaussian noise). ``truncation``: one row per threshold, the same ``count``
+seeds drawn from the noise truncated at that threshold, so each column
+shows one seed losing variety as the threshold falls. Seeds name latent
+vectors (:func:`gan_jax.latent.of_seed`), so pictures of two checkpoints
+compare. The generator runs in inference mode, with its moving average of
+parameters when the run keeps one. Written to ``DIR/explore/`` by default.
+"""
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from gan_jax.errors import UserError
+
+
+def _numbers(kind):
+  def parse(text):
+    try:
+      return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+      raise argparse.ArgumentTypeError(f"{text!r} is not a list") from None
+
+  return parse
+
+
+def interpolation_latents(dist, dim, seeds, steps, truncation=0.0):
+  """(len(seeds) - 1) rows of ``steps`` latent vectors."""
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from gan_jax import latent  # pylint: disable=g-import-not-at-top
+
+  ends = [latent.of_seed(dist, s, dim, truncation) for s in seeds]
+  return jnp.concatenate(
+    [latent.interpolate(dist, a, b, steps) for a, b in itertools.pairwise(ends)]
+  )
+
+
+def truncation_latents(dist, dim, thresholds, count):
+  """One row of ``count`` seeds' vectors per threshold."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from gan_jax import latent  # pylint: disable=g-import-not-at-top
+
+  return jnp.concatenate(
+    [
+      jnp.stack(
+        [
+          latent.truncated(dist, jax.random.key(s), 1, dim, t)[0]
+          for s in range(count)
+        ]
+      )
+      for t in thresholds
+    ]
+  )
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(
+    prog="python -m gan_jax.explore", description=__doc__.split("\n\n")[0]
+  )
+  parser.add_argument("--workdir", required=True)
+  parser.add_argument("--step", default="latest", help="N, latest or best")
+  parser.add_argument("--config", help="the run's experiment file, if any")
+  parser.add_argument("--out", help="PNG path (default: DIR/explore/...)")
+  sub = parser.add_subparsers(dest="command", required=True)
+  inter = sub.add_parser("interpolate", help="rows from seed to seed")
+  inter.add_argument("--seeds", type=_numbers(int), default=[0, 1, 2, 3])
+  inter.add_argument("--steps", type=int, default=10)
+  inter.add_argument("--truncation", type=float, default=0.0)
+  trunc = sub.add_parser("truncation", help="rows of falling thresholds")
+  trunc.add_argument(
+    "--thresholds", type=_numbers(float), default=[2.0, 1.0, 0.5, 0.25]
+  )
+  trunc.add_argument("--count", type=int, default=10)
+  args = parser.parse_args(argv)
+  try:
+    if args.command == "interpolate" and (
+      len(args.seeds) < 2 or args.steps < 2
+    ):
+      raise UserError("interpolate needs two --seeds or more and --steps ≥ 2")
+    import jax  # pylint: disable=g-import-not-at-top
+
+    from gan_jax import images  # pylint: disable=g-import-not-at-top
+    from gan_jax import state as state_lib  # pylint: disable=g-import-not-at-top
+    from gan_jax.evaluate import restore_run  # pylint: disable=g-import-not-at-top
+
+    cfg, parts, state, step = restore_run(args.workdir, args.step, args.config)
+    if parts.source.kind != "image":
+      raise UserError(
+        f"data.name={cfg.data.name!r} is not images; latent grids are "
+        "drawn for image data (2-D runs write scatter plots as they train)"
+      )
+    m = cfg.model
+    if args.command == "interpolate":
+      z = interpolation_latents(
+        m.latent_dist, m.latent_dim, args.seeds, args.steps, args.truncation
+      )
+      cols, name = args.steps, "interpolation"
+    else:
+      z = truncation_latents(
+        m.latent_dist, m.latent_dim, args.thresholds, args.count
+      )
+      cols, name = args.count, "truncation"
+    fake, _ = jax.jit(parts.generator.apply, static_argnums=3)(
+      state_lib.sampling_params(state), state.g_state, z, False
+    )
+    out = Path(
+      args.out or Path(args.workdir) / "explore" / f"{name}_{step:07d}.png"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    images.save_png(out, images.grid(np.asarray(fake, np.float32), cols=cols))
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return e.exit_code
+  print(out)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
