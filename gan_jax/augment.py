@@ -12,7 +12,10 @@ batch of the same shape, drawing one transformation per sample:
 - ``cutout``: a zeroed square of half the side at a random place.
 
 ``policy("color,translation,cutout")`` composes them, the DiffAugment
-paper's choice for small data. Register your own in :data:`AUGMENTATIONS`.
+paper's choice for small data. Each transformation of a policy is applied
+to each sample with probability ``p`` (1 for DiffAugment; adapted during
+training by ADA's heuristic, :func:`ada_update`). Register your own in
+:data:`AUGMENTATIONS`.
 """
 
 from collections.abc import Callable
@@ -114,9 +117,27 @@ def policy(spec: str) -> Augmentation | None:
     return None
   fns = [AUGMENTATIONS[name] for name in names]
 
-  def augment(key: Array, x: Array) -> Array:
+  def augment(key: Array, x: Array, p: Array | float = 1.0) -> Array:
+    """Each transformation applied to each sample with probability p."""
     for i, fn in enumerate(fns):
-      x = fn(jax.random.fold_in(key, i), x)
+      key_i = jax.random.fold_in(key, i)
+      y = fn(key_i, x)
+      if not (isinstance(p, float) and p >= 1.0):
+        chosen = jax.random.uniform(
+          jax.random.fold_in(key, 1000 + i), (x.shape[0], 1, 1, 1)
+        )
+        y = jnp.where(chosen < p, y, x)
+      x = y
     return x
 
   return augment
+
+
+def ada_update(p: Array, rt: Array, target: float, step: float) -> Array:
+  """ADA's adjustment (Karras et al. 2020): ``rt`` = E[sign(D(real))] is
+  the discriminator's overfitting signal; p rises by ``step`` when it
+  exceeds ``target`` and falls by as much otherwise, clipped to [0, 1].
+  With ``step`` = images per step / (ada_kimg·1000), p can cross [0, 1] in
+  ``ada_kimg`` thousand images. (ADA adjusts every 4 steps on their pooled
+  r_t; this adjusts every step by a quarter as much on each step's.)"""
+  return jnp.clip(p + jnp.sign(rt - target) * step, 0.0, 1.0)

@@ -158,6 +158,11 @@ class Config:
   d_weight_clip: float = 0.0
   # DiffAugment policy applied to all D inputs, e.g. "color,translation,cutout".
   augment: str = ""
+  # Probability of each augmentation per sample; with ada_target > 0 the
+  # start of ADA's adaptive probability (Karras et al. 2020: 0 and 0.6).
+  augment_p: float = 1.0
+  ada_target: float = 0.0  # 0: fixed augment_p.
+  ada_kimg: float = 500.0  # p may cross [0, 1] in this many thousand images.
   # Moving average of G's parameters for samples and evaluation (0: off;
   # e.g. 0.999).
   g_ema_decay: float = 0.0
@@ -441,6 +446,20 @@ def _validate_techniques(cfg: Config) -> None:
   except ValueError as e:
     raise ConfigError(f"augment={cfg.augment!r}: {e}") from None
   _require(cfg.reg_every >= 1, f"reg_every={cfg.reg_every} must be at least 1")
+  _require(
+    0.0 <= cfg.augment_p <= 1.0,
+    f"augment_p={cfg.augment_p} must be a probability in [0, 1]",
+  )
+  _require(
+    0.0 <= cfg.ada_target < 1.0,
+    f"ada_target={cfg.ada_target} must be in [0, 1) (0: off; ADA uses 0.6)",
+  )
+  _require(
+    not cfg.ada_target or cfg.augment,
+    f"ada_target={cfg.ada_target} adapts the probability of augment, which "
+    'is empty; set augment="color,translation,cutout" or ada_target=0',
+  )
+  _require(cfg.ada_kimg > 0, f"ada_kimg={cfg.ada_kimg} must be positive")
   _require(
     cfg.batch_size % cfg.model.pack == 0,
     f"batch_size={cfg.batch_size} does not divide into packs of "

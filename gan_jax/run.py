@@ -146,6 +146,7 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     example=np.asarray(source.reference(2), np.float32),
     reg_state=init_reg_state(regularizers),
     g_ema=cfg.g_ema_decay > 0,
+    augment_p=cfg.augment_p,
   )
   train_step = make_train_step(
     generator,
@@ -162,6 +163,8 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     reg_every=cfg.reg_every,
     d_weight_clip=cfg.d_weight_clip,
     g_ema_decay=cfg.g_ema_decay,
+    ada_target=cfg.ada_target,
+    ada_step=cfg.batch_size * cfg.n_critic / (cfg.ada_kimg * 1000),
   )
   return Assembly(source, strategy, generator, train_step, state, root)
 

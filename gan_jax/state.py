@@ -22,7 +22,8 @@ class GANState:
   ``reg_state`` holds the state of the discriminator's regularizers by name
   (LeCam's anchors; ``{}`` for most). ``g_ema_params`` is the exponential
   moving average of the generator's parameters, used for samples and
-  evaluation (``{}`` when ``g_ema_decay=0``).
+  evaluation (``{}`` when ``g_ema_decay=0``). ``augment_p`` is the
+  probability of each augmentation, adapted by ADA when it is on.
   """
 
   step: jax.Array
@@ -35,6 +36,7 @@ class GANState:
   d_opt_state: PyTree
   reg_state: PyTree
   g_ema_params: PyTree
+  augment_p: jax.Array
 
   def replace(self, **changes) -> "GANState":
     return dataclasses.replace(self, **changes)
@@ -52,6 +54,7 @@ def init(
   example: jax.Array,
   reg_state: PyTree = None,
   g_ema: bool = False,
+  augment_p: float = 1.0,
 ) -> GANState:
   """Initialises both models from ``key`` and an example batch of data."""
   g_key, d_key = jax.random.split(key)
@@ -69,6 +72,7 @@ def init(
     d_opt_state=d_optimizer.init(d_params),
     reg_state={} if reg_state is None else reg_state,
     g_ema_params=jax.tree.map(jnp.copy, g_params) if g_ema else {},
+    augment_p=jnp.asarray(augment_p, jnp.float32),
   )
 
 

@@ -10,11 +10,16 @@ draw from ``fold_in(key, n_critic + 1 + i)``, those of the generator update
 from ``fold_in(key, 2 * n_critic + 1)``.
 
 The techniques compose here, each a pure function from the config:
-``augment`` (DiffAugment: what D sees, real and fake alike, in both
-players' updates), ``regularizers`` (penalties added to D's loss, every
-``reg_every`` steps with their weight times ``reg_every``: lazy
-regularization), ``d_weight_clip`` (the original WGAN's constraint) and
-``g_ema_decay`` (a moving average of G's parameters).
+
+- ``augment``: DiffAugment on what D sees, real and fake alike, in both
+  players' updates, each transformation with probability
+  ``state.augment_p``;
+- ``ada_target``: ADA, which moves ``augment_p`` by ``ada_step`` per step
+  to keep E[sign(D(real))] at the target;
+- ``regularizers``: penalties added to D's loss, every ``reg_every`` steps
+  with their weight times ``reg_every`` (lazy regularization);
+- ``d_weight_clip``: the original WGAN's constraint;
+- ``g_ema_decay``: a moving average of G's parameters.
 
 Model state (BatchNorm running averages) is updated only by the player's own
 update: the discriminator's by its forward passes on the real and then the
@@ -31,7 +36,7 @@ import optax
 
 from gan_jax import latent
 from gan_jax import regularizers as regs
-from gan_jax.augment import Augmentation
+from gan_jax.augment import Augmentation, ada_update
 from gan_jax.losses import GanLoss
 from gan_jax.models.model import Model
 from gan_jax.parallel import LOCAL, BatchAxis
@@ -61,6 +66,8 @@ def make_train_step(
   reg_every: int = 1,
   d_weight_clip: float = 0.0,
   g_ema_decay: float = 0.0,
+  ada_target: float = 0.0,
+  ada_step: float = 0.0,
 ) -> Callable[[GANState, Any, jax.Array], tuple[GANState, Metrics]]:
   """Returns the (not yet compiled) train step of a GAN.
 
@@ -68,7 +75,9 @@ def make_train_step(
   to weights; the state's ``reg_state`` must come from
   :func:`init_reg_state` of the same mapping.
 
-  Metrics, of the last discriminator update: ``d_loss`` (with penalties),
+  Metrics, of the last discriminator update: ``ada_rt`` (E[sign(D(real))];
+  with ADA, over the step's discriminator updates), ``d_loss`` (with
+  penalties),
   ``d_real`` and ``d_fake`` (mean outputs), ``d_acc_real`` and
   ``d_acc_fake`` (the fraction of real outputs above 0 and of fake outputs
   below 0), ``d_grad_norm``, and ``reg_<name>`` for each penalty (unweighted,
@@ -77,11 +86,13 @@ def make_train_step(
   """
   sample = functools.partial(_sample_noise, latent_dist, latent_dim)
   regularizers = dict(regularizers or {})
-  see = augment or (lambda key, x: x)
 
   def train_step(state: GANState, batch, key: jax.Array):
     real = batch["x"]
     rows = real.shape[1]
+
+    def see(key, x):
+      return augment(key, x, state.augment_p) if augment else x
 
     def d_update(carry, real_i, i):
       params, model_state, opt_state, reg_state = carry
@@ -119,6 +130,7 @@ def make_train_step(
       if d_weight_clip:
         params = regs.clip_weights(params, d_weight_clip)
       metrics = {
+        "ada_rt": jnp.mean(jnp.sign(d_real)),
         "d_loss": value,
         "d_real": jnp.mean(d_real),
         "d_fake": jnp.mean(d_fake),
@@ -133,9 +145,15 @@ def make_train_step(
     # A Python loop, not lax.scan: XLA:CPU runs a convolution's kernel
     # gradient inside a while loop over 100 times slower (benchmarks/README).
     carry = (state.d_params, state.d_state, state.d_opt_state, state.reg_state)
+    signs = []
     for i in range(n_critic):
       carry, metrics = d_update(carry, real[i], i)
+      signs.append(metrics["ada_rt"])
     d_params, d_state, d_opt_state, reg_state = carry
+    augment_p = state.augment_p
+    if ada_target:  # r_t over this step's real batches, the global batch.
+      metrics["ada_rt"] = jnp.mean(jnp.stack(signs))
+      augment_p = ada_update(augment_p, metrics["ada_rt"], ada_target, ada_step)
 
     z = batch_axis.draw(sample, jax.random.fold_in(key, n_critic), rows)
     g_extra = jax.random.fold_in(key, 2 * n_critic + 1)
@@ -170,7 +188,10 @@ def make_train_step(
       d_opt_state=d_opt_state,
       reg_state=reg_state,
       g_ema_params=g_ema_params,
+      augment_p=augment_p,
     )
+    if augment:
+      metrics["augment_p"] = augment_p
     metrics["g_loss"] = batch_axis.mean(g_value)
     metrics["g_grad_norm"] = optax.tree.norm(grads)
     return new_state, metrics

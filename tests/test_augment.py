@@ -88,3 +88,28 @@ def test_policy_composes_and_passes_gradients():
   assert augment.policy("") is None
   with pytest.raises(ValueError, match="not registered"):
     augment.policy("color,rotate")
+
+
+def test_probability_chooses_which_samples_are_augmented():
+  fn = augment.policy("brightness")
+  x = _images(n=400, seed=10)
+  key = jax.random.key(11)
+  np.testing.assert_array_equal(fn(key, x, 0.0), x)
+  np.testing.assert_allclose(fn(key, x, 1.0), fn(key, x), atol=0)
+  half = np.asarray(fn(key, x, jnp.float32(0.5)))
+  changed = np.any(half != np.asarray(x), axis=(1, 2, 3))
+  assert 150 < changed.sum() < 250
+  # The augmented ones are augmented exactly as with p = 1.
+  np.testing.assert_array_equal(half[changed], np.asarray(fn(key, x))[changed])
+
+
+def test_ada_moves_p_toward_the_target_and_stays_in_0_1():
+  p = jnp.float32(0.5)
+  assert augment.ada_update(p, jnp.float32(0.9), 0.6, 0.01) == pytest.approx(
+    0.51
+  )
+  assert augment.ada_update(p, jnp.float32(0.1), 0.6, 0.01) == pytest.approx(
+    0.49
+  )
+  assert augment.ada_update(jnp.float32(0.0), -1.0, 0.6, 0.5) == 0.0
+  assert augment.ada_update(jnp.float32(0.9), 1.0, 0.6, 0.5) == 1.0

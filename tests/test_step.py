@@ -62,6 +62,7 @@ def test_step_compiles_once_under_every_strategy(tiny_digits, strategy):
   assert int(state.step) == 4
   assert all(np.isfinite(float(v)) for v in metrics.values())
   assert set(metrics) == {
+    "ada_rt",
     "d_loss",
     "d_real",
     "d_fake",

@@ -104,6 +104,8 @@ def test_weight_clipping_bounds_every_discriminator_parameter(tiny_digits):
     ("regularizers", "r1", "has no weight"),
     ("augment", "rotate", "augmentation 'rotate' is not registered"),
     ("g_ema_decay", "1.0", "must be in [0, 1)"),
+    ("ada_target", "0.6", "adapts the probability of augment, which is empty"),
+    ("augment_p", "1.5", "must be a probability in [0, 1]"),
   ],
 )
 def test_bad_technique_settings_are_one_line_errors(key, value, message):
@@ -170,3 +172,22 @@ def test_nan_loss_stops_the_command_with_exit_code_3(tmp_path, capsys):
   assert "error: training diverged at step 2: d_loss=nan;" in err
   assert "no checkpoint was written" in err
   assert not (tmp_path / "checkpoints" / "4").exists()
+
+
+def test_ada_adapts_the_augmentation_probability_in_the_state(tiny_digits):
+  cfg = tiny_digits
+  cfg.parallel = "single"
+  cfg.augment, cfg.augment_p = "translation", 0.0
+  cfg.ada_target, cfg.ada_kimg = 0.6, 1.0  # steps of 32/1000
+  step_fn, state, batch, root = _first_step(cfg)
+  assert float(state.augment_p) == 0.0
+  state, metrics = step_fn(state, batch, keys.step_key(root, 0))
+  rt = float(metrics["ada_rt"])
+  expected = 0.032 if rt > 0.6 else 0.0
+  assert float(state.augment_p) == pytest.approx(expected)
+  assert float(metrics["augment_p"]) == float(state.augment_p)
+  # Force D's outputs on reals above the target: p rises.
+  state = state.replace(augment_p=jnp.float32(0.5))
+  state, metrics = step_fn(state, batch, keys.step_key(root, 1))
+  direction = 1 if float(metrics["ada_rt"]) > 0.6 else -1
+  assert float(state.augment_p) == pytest.approx(0.5 + direction * 0.032)
