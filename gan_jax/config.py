@@ -76,6 +76,9 @@ class ModelConfig:
   minibatch_group: int = 4
   # PacGAN: the discriminator judges packs of this many samples.
   pack: int = 1
+  # ResNet (SNGAN): a self-attention block where feature maps are this size
+  # (SAGAN), in G and in D; 0: none.
+  attention_res: int = 0
   # MLP: hidden units and hidden layers of each network.
   hidden: int = 256
   depth: int = 3

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from gan_jax.config import ModelConfig
 from gan_jax.errors import ConfigError
-from gan_jax.models import dcgan, mlp
+from gan_jax.models import dcgan, mlp, resnet
 from gan_jax.models.model import Model, from_linen
 from gan_jax.models.packing import packed
 from gan_jax.registry import Registry
@@ -57,6 +57,48 @@ def build_dcgan(
     extra_layers=cfg.d_extra_layers,
     **_d_options(cfg),
     **common,
+  )
+  return from_linen(g), from_linen(d)
+
+
+@ARCHITECTURES.register("resnet")
+def build_resnet(
+  cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
+) -> tuple[Model, Model]:
+  """SNGAN's ResNets (models.resnet) for square images of 8 to 64 pixels."""
+  if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
+    raise ConfigError(
+      f"model.arch='resnet' needs square H×W×C images, but the data gives "
+      f"examples of shape {data_shape}; use model.arch=mlp for vector data"
+    )
+  res = data_shape[0]
+  if res not in (8, 16, 32, 64):
+    raise ConfigError(
+      f"model.arch='resnet' supports resolutions 8, 16, 32 and 64, but the "
+      f"data is {res}×{res}; resize it with data.image_size"
+    )
+  sizes = [s for s in (8, 16, 32) if s <= res // 2]
+  if cfg.attention_res and cfg.attention_res not in sizes:
+    raise ConfigError(
+      f"model.attention_res={cfg.attention_res} is not a feature-map size "
+      f"that both networks have at {res}×{res} "
+      f"({', '.join(map(str, sizes)) or 'none'}); 0 turns it off"
+    )
+  common = {
+    "width": cfg.width,
+    "attention_res": cfg.attention_res,
+    "conv_impl": conv_impl(cfg.conv_impl),
+    "dtype": jnp.dtype(cfg.precision),
+  }
+  g = resnet.Generator(
+    resolution=res,
+    channels=data_shape[2],
+    momentum=cfg.bn_momentum,
+    axis_name=axis_name,
+    **common,
+  )
+  d = resnet.Discriminator(
+    resolution=res, spectral_norm=cfg.d_spectral_norm, **common
   )
   return from_linen(g), from_linen(d)
 
