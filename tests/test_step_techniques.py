@@ -2,6 +2,7 @@
 average and the stability metrics, composed in the one train step."""
 
 import re
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -191,3 +192,23 @@ def test_ada_adapts_the_augmentation_probability_in_the_state(tiny_digits):
   state, metrics = step_fn(state, batch, keys.step_key(root, 1))
   direction = 1 if float(metrics["ada_rt"]) > 0.6 else -1
   assert float(state.augment_p) == pytest.approx(0.5 + direction * 0.032)
+
+
+def test_the_readme_regularizer_registers_and_trains(tiny_digits):
+  readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+  block = readme.split("def zero_centred_gp")[0].rsplit("```python", 1)[1]
+  code = (
+    block
+    + "def zero_centred_gp"
+    + readme.split("def zero_centred_gp")[1].split("```")[0]
+  )
+  from gan_jax import regularizers
+
+  if "gp0" not in regularizers.REGULARIZERS:
+    exec(code, {"jax": jax, "jnp": jnp})  # noqa: S102 (the README's own code)
+  tiny_digits.parallel = "single"
+  tiny_digits.model.d_norm = "none"
+  tiny_digits.regularizers = "gp0=10"
+  step_fn, state, batch, root = _first_step(tiny_digits)
+  _, metrics = step_fn(state, batch, keys.step_key(root, 0))
+  assert float(metrics["reg_gp0"]) > 0
