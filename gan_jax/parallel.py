@@ -40,13 +40,16 @@ class BatchAxis(NamedTuple):
 
   ``draw(sample, key, n)``: this shard's ``n`` rows of the global draw
   ``sample(key, n * shards)``. ``mean(tree)``: mean over shards of
-  per-shard values.
+  per-shard values. ``shard_key(key)``: a key of this shard's own, for
+  per-sample draws made inside a function of the shard's rows
+  (augmentations, regularizers), so that shards do not repeat each other's.
   """
 
   draw: Callable[
     [Callable[[jax.Array, int], jax.Array], jax.Array, int], jax.Array
   ]
   mean: Callable[[PyTree], PyTree]
+  shard_key: Callable[[jax.Array], jax.Array] = lambda key: key
 
 
 LOCAL = BatchAxis(
@@ -212,7 +215,9 @@ class Pmap:
       return jax.lax.dynamic_slice_in_dim(everything, start, rows, axis=0)
 
     self.batch_axis = BatchAxis(
-      draw=draw, mean=lambda tree: jax.lax.pmean(tree, DATA)
+      draw=draw,
+      mean=lambda tree: jax.lax.pmean(tree, DATA),
+      shard_key=lambda key: jax.random.fold_in(key, jax.lax.axis_index(DATA)),
     )
 
   def compile(self, step: Callable) -> Callable:

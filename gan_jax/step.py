@@ -7,7 +7,9 @@ The step key is split with ``fold_in``: discriminator update ``i`` draws its
 noise from ``fold_in(key, i)``, the generator update from
 ``fold_in(key, n_critic)``; augmentations and regularizers of update ``i``
 draw from ``fold_in(key, n_critic + 1 + i)``, those of the generator update
-from ``fold_in(key, 2 * n_critic + 1)``.
+from ``fold_in(key, 2 * n_critic + 1)``. (Under ``pmap`` those two keys are
+folded with the device index, so that devices augment their rows
+independently; ``single`` and ``mesh`` see the whole batch and agree.)
 
 The techniques compose here, each a pure function from the config:
 
@@ -75,14 +77,14 @@ def make_train_step(
   to weights; the state's ``reg_state`` must come from
   :func:`init_reg_state` of the same mapping.
 
-  Metrics, of the last discriminator update: ``ada_rt`` (E[sign(D(real))];
-  with ADA, over the step's discriminator updates), ``d_loss`` (with
-  penalties),
+  Metrics, of the last discriminator update: ``d_loss`` (with penalties),
   ``d_real`` and ``d_fake`` (mean outputs), ``d_acc_real`` and
   ``d_acc_fake`` (the fraction of real outputs above 0 and of fake outputs
-  below 0), ``d_grad_norm``, and ``reg_<name>`` for each penalty (unweighted,
-  0 on steps a lazy regularizer skips); of the generator update: ``g_loss``
-  and ``g_grad_norm``.
+  below 0), ``ada_rt`` (E[sign(D(real))]; with ADA, over all the step's
+  discriminator updates), ``d_grad_norm``, and ``reg_<name>`` for each
+  penalty (unweighted; with lazy regularization, times ``reg_every`` on the
+  steps it runs and 0 on the others); of the generator update: ``g_loss``
+  and ``g_grad_norm``; with augmentation, ``augment_p`` after the step.
   """
   sample = functools.partial(_sample_noise, latent_dist, latent_dim)
   regularizers = dict(regularizers or {})
@@ -99,7 +101,7 @@ def make_train_step(
       z = batch_axis.draw(sample, jax.random.fold_in(key, i), rows)
       fake, _ = generator.apply(state.g_params, state.g_state, z, True)
       fake = jax.lax.stop_gradient(fake)
-      extra = jax.random.fold_in(key, n_critic + 1 + i)
+      extra = batch_axis.shard_key(jax.random.fold_in(key, n_critic + 1 + i))
       real_seen = see(jax.random.fold_in(extra, 0), real_i)
       fake_seen = see(jax.random.fold_in(extra, 1), fake)
 
@@ -125,6 +127,9 @@ def make_train_step(
       (value, aux), grads = jax.value_and_grad(d_loss, has_aux=True)(params)
       model_state, d_real, d_fake, penalties, reg_state = aux
       grads = batch_axis.mean(grads)
+      # Regularizer state is a running mean of batch statistics (LeCam), so
+      # the shards' means are the global batch's: the state stays replicated.
+      reg_state = batch_axis.mean(reg_state)
       updates, opt_state = d_optimizer.update(grads, opt_state, params)
       params = optax.apply_updates(params, updates)
       if d_weight_clip:
@@ -156,7 +161,7 @@ def make_train_step(
       augment_p = ada_update(augment_p, metrics["ada_rt"], ada_target, ada_step)
 
     z = batch_axis.draw(sample, jax.random.fold_in(key, n_critic), rows)
-    g_extra = jax.random.fold_in(key, 2 * n_critic + 1)
+    g_extra = batch_axis.shard_key(jax.random.fold_in(key, 2 * n_critic + 1))
 
     def g_loss(p):
       fake, g_state = generator.apply(p, state.g_state, z, True)
