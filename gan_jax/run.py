@@ -55,12 +55,20 @@ def _check_resumable(workdir: Path, cfg: config_lib.Config) -> None:
       f"{saved_path} is not valid JSON; restore it or choose a new --workdir"
     ) from None
   now = config_lib.flatten(config_lib.to_dict(cfg))
+  defaults = config_lib.flatten(config_lib.to_dict(config_lib.Config()))
   for key in sorted(set(saved) | set(now)):
     if key in config_lib.RESUMABLE_CHANGES:
       continue
+    if key not in saved and now.get(key) == defaults.get(key):
+      continue  # A setting added since the run began, left at its default.
     if saved.get(key) != now.get(key):
+      made = (
+        f"made with {key}={saved[key]!r}"
+        if key in saved
+        else f"made before {key} existed (as {key}={defaults.get(key)!r})"
+      )
       raise ConfigError(
-        f"{workdir} holds a run made with {key}={saved.get(key)!r}, but "
+        f"{workdir} holds a run {made}, but "
         f"this config has {key}={now.get(key)!r}; continue it with the "
         "same config or choose a new --workdir"
       )
@@ -293,7 +301,17 @@ def train(
   latest = checkpoints.latest_step()
   placed = None
   if latest is not None:
-    placed, record = checkpoints.restore(latest, strategy.restore_like(state))
+    try:
+      placed, record = checkpoints.restore(latest, strategy.restore_like(state))
+    except ValueError as e:  # orbax: the saved tree is not this state's
+      checkpoints.close()
+      why = str(e).splitlines()[0].rstrip(": ")
+      raise ConfigError(
+        f"{checkpoints.path(latest)} holds a training state laid out "
+        "otherwise than this gan_jax's, probably written by another version "
+        f"(orbax: {why}); continue it with the version that wrote it, or "
+        "choose a new --workdir"
+      ) from None
     batches.restore(record["data"])
     say(f"Resuming {workdir} from step {latest} ({checkpoints.path(latest)})")
   if lead:

@@ -1,5 +1,6 @@
 """Checkpoints: exact resume, retention, and a graceful stop on signals."""
 
+import dataclasses
 import json
 import re
 import signal
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gan_jax import config, run
+from gan_jax.checkpoint import Checkpointer
 from gan_jax.errors import ConfigError
 from tests.helpers import trees_differ
 
@@ -99,6 +101,49 @@ def test_resume_with_another_config_is_refused_untouched(tiny_digits, tmp_path):
   tiny_digits.model.width = 16
   with pytest.raises(ConfigError, match="model.width=8"):
     run.train(tiny_digits, tmp_path, progress=False)
+  assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+
+def test_settings_added_since_a_run_began_resume_at_their_defaults(
+  tiny_digits, tmp_path
+):
+  tiny_digits.steps = 4
+  run.train(tiny_digits, tmp_path, progress=False)
+  saved = json.loads((tmp_path / "config.json").read_text())
+  del saved["g_ema_decay"], saved["model"]["pack"]  # as an older run's
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  tiny_digits.steps = 8
+  assert run.train(tiny_digits, tmp_path, progress=False).step == 8
+  tiny_digits.steps, tiny_digits.g_ema_decay = 12, 0.5  # not the default
+  saved = json.loads((tmp_path / "config.json").read_text())
+  del saved["g_ema_decay"]
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  with pytest.raises(
+    ConfigError, match=r"made before g_ema_decay existed \(as g_ema_decay=0.0\)"
+  ):
+    run.train(tiny_digits, tmp_path, progress=False)
+
+
+def test_checkpoint_of_another_state_layout_is_refused_untouched(
+  tiny_digits, tmp_path
+):
+  """A checkpoint from a version whose state lacks a field (as those made
+  before the GAN-techniques fields existed): one line, nothing written."""
+  run.train(tiny_digits, tmp_path, progress=False)  # checkpoints 4 and 8
+  state = run.assemble(tiny_digits).state
+  older = {
+    f.name: getattr(state, f.name)
+    for f in dataclasses.fields(state)
+    if f.name != "augment_p"
+  }
+  saver = Checkpointer(tmp_path / "checkpoints", keep=5)
+  saver.save(12, older, {"step": 12, "data": None})
+  saver.close()
+  before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+  tiny_digits.steps = 16
+  with pytest.raises(ConfigError, match="laid out otherwise") as e:
+    run.train(tiny_digits, tmp_path, progress=False)
+  assert "checkpoints/12" in str(e.value) and "\n" not in str(e.value)
   assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
 
 
