@@ -144,7 +144,11 @@ def make_train_step(
         **{f"reg_{name}": v for name, v in penalties.items()},
       }
       metrics = batch_axis.mean(metrics)
-      metrics["d_grad_norm"] = optax.tree.norm(grads)
+      # The barrier keeps the norm out of the update's fusions, so that the
+      # metric does not change the run (without it XLA reorders float sums).
+      metrics["d_grad_norm"] = optax.tree.norm(
+        jax.lax.optimization_barrier(grads)
+      )
       return (params, model_state, opt_state, reg_state), metrics
 
     # A Python loop, not lax.scan: XLA:CPU runs a convolution's kernel
@@ -198,7 +202,9 @@ def make_train_step(
     if augment:
       metrics["augment_p"] = augment_p
     metrics["g_loss"] = batch_axis.mean(g_value)
-    metrics["g_grad_norm"] = optax.tree.norm(grads)
+    metrics["g_grad_norm"] = optax.tree.norm(
+      jax.lax.optimization_barrier(grads)
+    )
     return new_state, metrics
 
   return train_step
