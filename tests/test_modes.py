@@ -158,3 +158,14 @@ def test_stacked_classes_read_channel_0_as_hundreds(classifier):
   pick = [np.flatnonzero(labels == d)[0] for d in (1, 2, 3)]
   sample = np.moveaxis(images[pick, ..., 0], 0, -1)[None]
   assert modes.stacked_digit_classes(sample, classifier).tolist() == [123]
+
+
+def test_digit_modes_count_the_classes_generated(classifier):
+  real, _ = digits.load()
+  result = modes.digit_modes(real, classifier)
+  assert result["modes"] == 10
+  assert result["reverse_kl"] < 0.01  # the 1,797 digits are near balanced
+  ones = np.repeat(real[:1], 50, axis=0)  # one digit, fifty times
+  result = modes.digit_modes(ones, classifier)
+  assert result["modes"] == 1
+  np.testing.assert_allclose(result["reverse_kl"], np.log(10), rtol=1e-6)

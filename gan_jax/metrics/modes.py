@@ -1,4 +1,4 @@
-"""Mode-collapse metrics of the 2-D mixtures and of stacked digits.
+"""Mode-collapse metrics of the 2-D mixtures and of (stacked) digits.
 
 Both follow VEEGAN and PacGAN: count the modes a sample reaches and measure
 the reverse KL divergence KL(sample mode histogram || uniform over modes).
@@ -67,6 +67,21 @@ def stacked_digit_modes(
   counts = np.bincount(
     stacked_digit_classes(samples, classifier), minlength=1000
   )
+  return {
+    "modes": int(np.count_nonzero(counts)),
+    "reverse_kl": kl_from_uniform(counts),
+  }
+
+
+def digit_modes(samples, classifier: DigitsClassifier) -> dict[str, float]:
+  """Modes of single digits (N, 8, 8, 1) in [-1, 1] among the 10 classes.
+
+  Returns:
+    modes: how many of the 10 digits occur;
+    reverse_kl: KL(class histogram || uniform over the 10 classes).
+  """
+  labels = np.asarray(classifier.predict(np.asarray(samples, np.float32)))
+  counts = np.bincount(labels, minlength=10)
   return {
     "modes": int(np.count_nonzero(counts)),
     "reverse_kl": kl_from_uniform(counts),

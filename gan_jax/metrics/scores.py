@@ -110,3 +110,15 @@ def stacked_modes(real, fake, source):
 
   classifier = digits_classifier.load_classifier()
   return modes.stacked_digit_modes(fake.samples, classifier)
+
+
+@METRICS.register("digit_modes")
+@metric(
+  keys=("modes", "reverse_kl"), needs="samples", higher_is_better=("modes",)
+)
+def digit_modes(real, fake, source):
+  del real, source
+  from gan_jax.metrics import digits_classifier  # pylint: disable=g-import-not-at-top
+
+  classifier = digits_classifier.load_classifier()
+  return modes.digit_modes(fake.samples, classifier)
