@@ -1,9 +1,8 @@
 """PacGAN's mode-collapse protocol on the 2-D grid, GAN against PacGAN2.
 
-The grid experiment (experiments/mog_grid.py: 25 Gaussians, σ = 0.05, MLP
-players, non-saturating loss, Adam 1e-4) with PacGAN packing (m = 2),
-trained 10,000 steps and scored once at the end on 2,500 samples: modes
-captured, % high-quality samples, reverse KL. Ten seeds per row:
+experiments/pacgan_ring.py (PacGAN2, 10,000 steps, scored once at the
+end) on the grid of experiments/mog_grid.py: 25 Gaussians, σ = 0.05. Ten
+seeds per row:
 
 python -m gan_jax.sweep --config experiments/pacgan_grid.py --workdir runs/pacgan_grid/gan --seeds 0-9 model.pack=1
 python -m gan_jax.sweep --config experiments/pacgan_grid.py --workdir runs/pacgan_grid/pack2 --seeds 0-9
@@ -17,10 +16,6 @@ from gan_jax import config
 
 
 def get_config() -> config.Config:
-  cfg = config.load(Path(__file__).with_name("mog_grid.py"))
-  cfg.model.pack = 2
-  cfg.steps = 10_000
-  cfg.steps_per_call = 50  # 50 steps per host call: the MLPs are small.
-  cfg.log_every = 1000
-  cfg.sample_every = cfg.checkpoint_every = cfg.eval.every = 10_000
+  cfg = config.load(Path(__file__).with_name("pacgan_ring.py"))
+  cfg.data.name = "mog_grid"  # as experiments/mog_grid.py changes mog_ring
   return cfg

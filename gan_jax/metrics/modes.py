@@ -64,9 +64,13 @@ def stacked_digit_modes(
     modes: how many of the 1,000 classes occur;
     reverse_kl: KL(class histogram || uniform over the 1,000 classes).
   """
-  counts = np.bincount(
-    stacked_digit_classes(samples, classifier), minlength=1000
-  )
+  return class_modes(stacked_digit_classes(samples, classifier), 1000)
+
+
+def class_modes(labels, num_classes: int) -> dict[str, float]:
+  """How many of ``num_classes`` classes the labels reach, and the KL of
+  their histogram to the uniform one."""
+  counts = np.bincount(np.asarray(labels), minlength=num_classes)
   return {
     "modes": int(np.count_nonzero(counts)),
     "reverse_kl": kl_from_uniform(counts),
@@ -80,9 +84,5 @@ def digit_modes(samples, classifier: DigitsClassifier) -> dict[str, float]:
     modes: how many of the 10 digits occur;
     reverse_kl: KL(class histogram || uniform over the 10 classes).
   """
-  labels = np.asarray(classifier.predict(np.asarray(samples, np.float32)))
-  counts = np.bincount(labels, minlength=10)
-  return {
-    "modes": int(np.count_nonzero(counts)),
-    "reverse_kl": kl_from_uniform(counts),
-  }
+  labels = classifier.predict(np.asarray(samples, np.float32))
+  return class_modes(labels, 10)

@@ -106,10 +106,7 @@ def mixture_modes(real, fake, source):
 )
 def stacked_modes(real, fake, source):
   del real, source
-  from gan_jax.metrics import digits_classifier  # pylint: disable=g-import-not-at-top
-
-  classifier = digits_classifier.load_classifier()
-  return modes.stacked_digit_modes(fake.samples, classifier)
+  return modes.stacked_digit_modes(fake.samples, _digits_classifier())
 
 
 @METRICS.register("digit_modes")
@@ -118,7 +115,10 @@ def stacked_modes(real, fake, source):
 )
 def digit_modes(real, fake, source):
   del real, source
+  return modes.digit_modes(fake.samples, _digits_classifier())
+
+
+def _digits_classifier():
   from gan_jax.metrics import digits_classifier  # pylint: disable=g-import-not-at-top
 
-  classifier = digits_classifier.load_classifier()
-  return modes.digit_modes(fake.samples, classifier)
+  return digits_classifier.load_classifier()

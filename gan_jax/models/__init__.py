@@ -21,22 +21,31 @@ ARCHITECTURES = Registry("architecture")
 __all__ = ["ARCHITECTURES", "Model", "build", "from_linen", "packed"]
 
 
+def _square_resolution(
+  arch: str, data_shape: tuple[int, ...], supported: tuple[int, ...]
+) -> int:
+  """The side R of R×R×C image data that ``arch`` supports, or a
+  ConfigError saying what the data is and what to do."""
+  if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
+    raise ConfigError(
+      f"model.arch={arch!r} needs square H×W×C images, but the data gives "
+      f"examples of shape {data_shape}; use model.arch=mlp for vector data"
+    )
+  res = data_shape[0]
+  if res not in supported:
+    sizes = ", ".join(map(str, supported[:-1])) + f" and {supported[-1]}"
+    raise ConfigError(
+      f"model.arch={arch!r} supports resolutions {sizes}, but the data is "
+      f"{res}×{res}; resize it with data.image_size"
+    )
+  return res
+
+
 @ARCHITECTURES.register("dcgan")
 def build_dcgan(
   cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
 ) -> tuple[Model, Model]:
-  if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
-    raise ConfigError(
-      f"model.arch='dcgan' needs square H×W×C images, but "
-      f"the data gives examples of shape {data_shape}; use "
-      "model.arch=mlp for vector data"
-    )
-  res = data_shape[0]
-  if res not in (8, 16, 32, 64, 128):
-    raise ConfigError(
-      f"model.arch='dcgan' supports resolutions 8, 16, 32, "
-      f"64 and 128, but the data is {res}×{res}"
-    )
+  res = _square_resolution("dcgan", data_shape, (8, 16, 32, 64, 128))
   common = {
     "width": cfg.width,
     "momentum": cfg.bn_momentum,
@@ -66,17 +75,7 @@ def build_resnet(
   cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
 ) -> tuple[Model, Model]:
   """SNGAN's ResNets (models.resnet) for square images of 8 to 64 pixels."""
-  if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
-    raise ConfigError(
-      f"model.arch='resnet' needs square H×W×C images, but the data gives "
-      f"examples of shape {data_shape}; use model.arch=mlp for vector data"
-    )
-  res = data_shape[0]
-  if res not in (8, 16, 32, 64):
-    raise ConfigError(
-      f"model.arch='resnet' supports resolutions 8, 16, 32 and 64, but the "
-      f"data is {res}×{res}; resize it with data.image_size"
-    )
+  res = _square_resolution("resnet", data_shape, (8, 16, 32, 64))
   sizes = [s for s in (8, 16, 32) if s <= res // 2]
   if cfg.attention_res and cfg.attention_res not in sizes:
     raise ConfigError(

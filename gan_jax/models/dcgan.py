@@ -15,8 +15,7 @@ they deepen both players where few resolution blocks exist (8×8 digits).
 ``spectral_norm`` normalises every discriminator layer by its spectral norm
 (:func:`gan_jax.models.layers.spectral`); ``minibatch`` adds a layer that
 looks across the batch before the last one (:mod:`gan_jax.models.minibatch`).
-``conv_impl`` picks how the
-convolutions are computed (:func:`conv_layers`);
+``conv_impl`` picks how the convolutions are computed (:func:`conv_layers`);
 the parameters and the function are the same either way. ``dtype`` is the
 computation dtype (``bfloat16`` for mixed precision); parameters stay
 float32, BatchNorm statistics are reduced in float32, and both networks
