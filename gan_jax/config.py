@@ -35,6 +35,7 @@ class DataConfig:
   dir: str = ""  # TFDS data dir; "": $TFDS_DATA_DIR or ~/tensorflow_datasets.
   split: str = "train"
   image_key: str = "image"
+  label_key: str = "label"  # Class labels, read by conditional models only.
   image_size: int = 0  # Resize to image_size² (0: as stored).
   crop: Literal["none", "center"] = "none"
   crop_size: int = 0  # crop=center: side of the square (0: the largest).
@@ -76,6 +77,13 @@ class ModelConfig:
   minibatch_group: int = 4
   # PacGAN: the discriminator judges packs of this many samples.
   pack: int = 1
+  # Class-conditional generation (models.conditioning), on the data's labels
+  # (data.label_key); both set or both none. G: conditional BatchNorm (cbn)
+  # or one-hot labels appended to z (concat). D: the projection
+  # discriminator (projection) or an auxiliary classifier (acgan, weighted
+  # by acgan_weight).
+  g_cond: Literal["none", "cbn", "concat"] = "none"
+  d_cond: Literal["none", "projection", "acgan"] = "none"
   # ResNet (SNGAN): a self-attention block where feature maps are this size
   # (SAGAN), in G and in D; 0: none.
   attention_res: int = 0
@@ -155,6 +163,9 @@ class Config:
   # Discriminator regularizers and their weights, "name=weight,...": gp,
   # gp_one_sided, r1, r2, dragan, bcr, lecam (gan_jax.regularizers).
   regularizers: str = ""
+  # ACGAN (model.d_cond=acgan): weight of the auxiliary classifier's cross-
+  # entropy, on real and fake in D's loss and on fake in G's.
+  acgan_weight: float = 1.0
   # Lazy regularization: penalties every reg_every steps, weighted ×reg_every.
   reg_every: int = 1
   # The original WGAN: clip D's parameters to [-c, c] after each update (0: off).
@@ -410,6 +421,7 @@ def validate(cfg: Config) -> Config:
   )
   _validate_eval(cfg.eval)
   _validate_techniques(cfg)
+  _validate_conditioning(cfg)
   k = cfg.steps_per_call
   for key in (
     "steps",
@@ -482,6 +494,33 @@ def _validate_techniques(cfg: Config) -> None:
   )
 
 
+def _validate_conditioning(cfg: Config) -> None:
+  from gan_jax.metrics import METRICS, metric_names  # pylint: disable=g-import-not-at-top
+
+  m = cfg.model
+  _require(
+    (m.g_cond == "none") == (m.d_cond == "none"),
+    f"model.g_cond={m.g_cond} and model.d_cond={m.d_cond}: a conditional "
+    "run conditions both players; set both (e.g. cbn and projection) or "
+    "both to none",
+  )
+  _require(
+    m.pack == 1 or m.d_cond == "none",
+    f"model.pack={m.pack} would pack samples of different classes into one "
+    "discriminator input; use model.pack=1 with conditioning",
+  )
+  _require(
+    cfg.acgan_weight >= 0,
+    f"acgan_weight={cfg.acgan_weight} must be 0 or more",
+  )
+  for name in metric_names(cfg.eval.metrics):
+    _require(
+      not METRICS[name].needs_labels or conditional(cfg),
+      f"eval.metrics names {name!r}, which scores a conditional generator; "
+      "set model.g_cond and model.d_cond, or drop it",
+    )
+
+
 def best_direction(ev: EvalConfig) -> str | None:
   """``"max"`` or ``"min"`` for ``ev.best``, as its metric declares it."""
   from gan_jax.metrics import METRICS, metric_names  # pylint: disable=g-import-not-at-top
@@ -491,6 +530,11 @@ def best_direction(ev: EvalConfig) -> str | None:
     if metric is not None and ev.best in metric.keys:
       return "max" if ev.best in metric.higher_is_better else "min"
   return None
+
+
+def conditional(cfg: Config) -> bool:
+  """Whether the run generates from class labels (model.g_cond/d_cond)."""
+  return cfg.model.d_cond != "none"
 
 
 def resolved_best_mode(ev: EvalConfig) -> str:

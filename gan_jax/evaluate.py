@@ -172,6 +172,7 @@ def _checkpoint(args) -> dict[str, float]:
     state_lib.sampling_params(state),
     state.g_state,
     parts.root,
+    parts.num_classes,
   )
 
 

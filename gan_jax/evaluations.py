@@ -23,6 +23,7 @@ def score(
   g_params,
   g_state,
   root,
+  num_classes: int = 0,
 ) -> dict[str, float]:
   """The run's metrics of a generator, on the run's fixed evaluation noise.
 
@@ -36,14 +37,22 @@ def score(
     keys.stream(root, keys.EVAL),
     latent_dist=cfg.model.latent_dist,
     latent_dim=cfg.model.latent_dim,
+    num_classes=num_classes,
   )
 
 
 class Evaluations:
   def __init__(
-    self, cfg: config_lib.Config, source, generator, root, workdir: Path
+    self,
+    cfg: config_lib.Config,
+    source,
+    generator,
+    root,
+    workdir: Path,
+    num_classes: int = 0,
   ):
     self.cfg = cfg
+    self.num_classes = num_classes
     self.generator = generator
     self.root = root
     self.evaluator = Evaluator(cfg.eval, source, cfg.data.name)
@@ -69,6 +78,7 @@ class Evaluations:
       state_lib.sampling_params(state),
       state.g_state,
       self.root,
+      self.num_classes,
     )
     if self.best is not None and step not in self.best.steps():
       self.best.save(step, state, record, metrics=values)

@@ -4,12 +4,18 @@
         --seeds 0,1,2,3 [--steps 10] [--truncation T] [--out FILE.png]
     python -m gan_jax.explore --workdir DIR truncation \
         --thresholds 0.25,0.5,1,2 [--count 10] [--out FILE.png]
+    python -m gan_jax.explore --workdir DIR classes [--count 10] \
+        [--classes 0,1,2] [--truncation T] [--out FILE.png]
 
 ``interpolate``: one row per pair of consecutive seeds, from the first
 seed's latent vector to the next one's (spherical interpolation for
 Gaussian noise). ``truncation``: one row per threshold, the same ``count``
 seeds drawn from the noise truncated at that threshold, so each column
-shows one seed losing variety as the threshold falls. Seeds name latent
+shows one seed losing variety as the threshold falls. ``classes``, for a
+conditional generator: one row per class, the same ``count`` seeds in
+every row, so each column shows one latent vector drawn as each class
+(``interpolate`` and ``truncation`` draw class ``--label`` there). Seeds
+name latent
 vectors (:func:`gan_jax.latent.of_seed`), so pictures of two checkpoints
 compare. The generator runs in inference mode, with its moving average of
 parameters when the run keeps one. Written to ``DIR/explore/`` by default.
@@ -67,6 +73,21 @@ def truncation_latents(dist, dim, thresholds, count):
   )
 
 
+def class_latents(dist, dim, classes, count, truncation=0.0):
+  """Latent vectors of seeds 0..count-1 repeated for each class, and the
+  labels: row r of the grid is ``classes[r]``."""
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from gan_jax import latent  # pylint: disable=g-import-not-at-top
+
+  row = jnp.stack(
+    [latent.of_seed(dist, s, dim, truncation) for s in range(count)]
+  )
+  z = jnp.tile(row, (len(classes), 1))
+  y = jnp.repeat(jnp.asarray(classes, jnp.int32), count)
+  return z, y
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(
     prog="python -m gan_jax.explore", description=__doc__.split("\n\n")[0]
@@ -80,11 +101,23 @@ def main(argv=None) -> int:
   inter.add_argument("--seeds", type=_numbers(int), default=[0, 1, 2, 3])
   inter.add_argument("--steps", type=int, default=10)
   inter.add_argument("--truncation", type=float, default=0.0)
+  inter.add_argument(
+    "--label", type=int, default=0, help="class of a conditional generator"
+  )
   trunc = sub.add_parser("truncation", help="rows of falling thresholds")
   trunc.add_argument(
     "--thresholds", type=_numbers(float), default=[2.0, 1.0, 0.5, 0.25]
   )
   trunc.add_argument("--count", type=int, default=10)
+  trunc.add_argument(
+    "--label", type=int, default=0, help="class of a conditional generator"
+  )
+  by_class = sub.add_parser("classes", help="one row per class")
+  by_class.add_argument("--count", type=int, default=10)
+  by_class.add_argument(
+    "--classes", type=_numbers(int), help="default: every class"
+  )
+  by_class.add_argument("--truncation", type=float, default=0.0)
   args = parser.parse_args(argv)
   try:
     if args.command == "interpolate" and (
@@ -96,6 +129,7 @@ def main(argv=None) -> int:
     from gan_jax import images  # pylint: disable=g-import-not-at-top
     from gan_jax import state as state_lib  # pylint: disable=g-import-not-at-top
     from gan_jax.evaluate import restore_run  # pylint: disable=g-import-not-at-top
+    from gan_jax.models.conditioning import inputs  # pylint: disable=g-import-not-at-top
 
     cfg, parts, state, step = restore_run(args.workdir, args.step, args.config)
     if parts.source.kind != "image":
@@ -103,19 +137,37 @@ def main(argv=None) -> int:
         f"data.name={cfg.data.name!r} is not images; latent grids are "
         "drawn for image data (2-D runs write scatter plots as they train)"
       )
-    m = cfg.model
-    if args.command == "interpolate":
-      z = interpolation_latents(
-        m.latent_dist, m.latent_dim, args.seeds, args.steps, args.truncation
+    m, k = cfg.model, parts.num_classes
+    if args.command == "classes":
+      if not k:
+        raise UserError(
+          f"{args.workdir} holds an unconditional run; class grids need "
+          "model.g_cond and model.d_cond"
+        )
+      classes = list(range(k)) if args.classes is None else args.classes
+      _check_classes(classes, k)
+      z, y = class_latents(
+        m.latent_dist, m.latent_dim, classes, args.count, args.truncation
       )
-      cols, name = args.steps, "interpolation"
+      cols, name = args.count, "classes"
     else:
-      z = truncation_latents(
-        m.latent_dist, m.latent_dim, args.thresholds, args.count
-      )
-      cols, name = args.count, "truncation"
+      if k:
+        _check_classes([args.label], k)
+      if args.command == "interpolate":
+        z = interpolation_latents(
+          m.latent_dist, m.latent_dim, args.seeds, args.steps, args.truncation
+        )
+        cols, name = args.steps, "interpolation"
+      else:
+        z = truncation_latents(
+          m.latent_dist, m.latent_dim, args.thresholds, args.count
+        )
+        cols, name = args.count, "truncation"
+      y = np.full(len(z), args.label, np.int32) if k else None
+      if k:
+        name = f"{name}_class{args.label}"
     fake, _ = jax.jit(parts.generator.apply, static_argnums=3)(
-      state_lib.sampling_params(state), state.g_state, z, False
+      state_lib.sampling_params(state), state.g_state, inputs(z, y), False
     )
     out = Path(
       args.out or Path(args.workdir) / "explore" / f"{name}_{step:07d}.png"
@@ -127,6 +179,15 @@ def main(argv=None) -> int:
     return e.exit_code
   print(out)
   return 0
+
+
+def _check_classes(classes, k):
+  bad = [c for c in classes if not 0 <= c < k]
+  if bad:
+    raise UserError(
+      f"class {bad[0]} is not one of this run's {k} classes; choose "
+      f"from 0 to {k - 1}"
+    )
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ class Assembly:
   train_step: Callable  # Pure; ``strategy.compile`` compiles it.
   state: state_lib.GANState  # Initial, one copy.
   root: jax.Array  # The run's root key.
+  num_classes: int = 0  # > 0: G and D are conditional on labels.
 
 
 def _build_source(cfg: config_lib.Config) -> data.Source:
@@ -134,10 +135,11 @@ def assemble(cfg: config_lib.Config) -> Assembly:
       f"but data.name={cfg.data.name!r} has examples of shape "
       f"{tuple(source.example_shape)}; set augment=''"
     )
+  num_classes = _num_classes(cfg, source)
   strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
   _check_discriminator_batch(cfg, strategy)
   generator, discriminator = models.build(
-    cfg.model, source.example_shape, strategy.axis_name
+    cfg.model, source.example_shape, strategy.axis_name, num_classes
   )
   g_opt = optimizers.build(cfg.g_optimizer)
   d_opt = optimizers.build(cfg.d_optimizer)
@@ -155,6 +157,7 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     reg_state=init_reg_state(regularizers),
     g_ema=cfg.g_ema_decay > 0,
     augment_p=cfg.augment_p,
+    conditional=num_classes > 0,
   )
   train_step = make_train_step(
     generator,
@@ -173,8 +176,33 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     g_ema_decay=cfg.g_ema_decay,
     ada_target=cfg.ada_target,
     ada_step=cfg.batch_size * cfg.n_critic / (cfg.ada_kimg * 1000),
+    acgan_weight=cfg.acgan_weight,
   )
-  return Assembly(source, strategy, generator, train_step, state, root)
+  return Assembly(
+    source, strategy, generator, train_step, state, root, num_classes
+  )
+
+
+def _num_classes(cfg: config_lib.Config, source: data.Source) -> int:
+  """The classes a conditional run generates (0 for an unconditional one);
+  a ConfigError when the data has no labels for it."""
+  if not config_lib.conditional(cfg):
+    return 0
+  k = data.num_classes(source)
+  if not k or not hasattr(source, "labelled_batches"):
+    keys = getattr(source, "label_keys", None)
+    hint = (
+      f"set data.label_key to one of {keys}, or "
+      if keys
+      else "use labelled data (a TFDS dataset with a ClassLabel, an image "
+      "folder with class sub-folders, a Gaussian mixture), or set "
+    )
+    raise ConfigError(
+      f"model.d_cond={cfg.model.d_cond!r} needs class labels, but "
+      f"data.name={cfg.data.name!r} has no class-label feature "
+      f"{cfg.data.label_key!r}; {hint}model.g_cond=none and model.d_cond=none"
+    )
+  return k
 
 
 def _check_discriminator_batch(cfg: config_lib.Config, strategy) -> None:
@@ -206,12 +234,17 @@ def pipeline(
   # Every process has as many devices, and the strategy checked that the
   # batch splits over all of them, so it splits over the processes too.
   shard = data.Shard(jax.process_index(), jax.process_count())
+  if config_lib.conditional(cfg):  # {"x": examples, "y": labels}
+    batches, put_batch = source.labelled_batches(cfg.batch_size, shard), put
+  else:
+    batches = source.batches(cfg.batch_size, shard)
+    put_batch = lambda x: put({"x": x})
   return data.Pipeline(
-    source.batches(cfg.batch_size, shard),
+    batches,
     n_critic=cfg.n_critic * cfg.steps_per_call,
     threads=cfg.data.threads,
     buffer=cfg.data.buffer,
-    put=lambda x: put({"x": x}),
+    put=put_batch,
   )
 
 
@@ -341,13 +374,14 @@ def train(
       latent_dist=cfg.model.latent_dist,
       latent_dim=cfg.model.latent_dim,
       key=keys.stream(root, keys.SAMPLES),
+      num_classes=parts.num_classes,
     )
     if lead
     else None
   )
   log = RunLog(workdir, start_step=start) if lead else None
   evaluations = (
-    Evaluations(cfg, source, parts.generator, root, workdir)
+    Evaluations(cfg, source, parts.generator, root, workdir, parts.num_classes)
     if cfg.eval.every
     else None
   )

@@ -3,7 +3,9 @@
 Images: a 10×10 PNG grid per call under ``samples/``. 2-D points: a scatter
 PNG of 2,500 generated against 2,500 real points; at the end of the run the
 generated points are also saved as ``samples_final.npy`` (float32, N×2).
-The generator runs in inference mode (BatchNorm running averages).
+The generator runs in inference mode (BatchNorm running averages). A
+conditional generator draws row r of the image grid from class r (mod the
+number of classes), and 2-D points from the classes in turn.
 """
 
 import shutil
@@ -14,6 +16,7 @@ import numpy as np
 
 from gan_jax import images, latent
 from gan_jax.data.source import Source
+from gan_jax.models.conditioning import inputs
 from gan_jax.models.model import Model
 
 COUNT = {"image": 100, "points": 2500}
@@ -29,19 +32,28 @@ class SampleWriter:
     latent_dist: str,
     latent_dim: int,
     key: jax.Array,
+    num_classes: int = 0,
   ):
     self.workdir = workdir
     self.directory = workdir / "samples"
     self.kind = source.kind
     count = COUNT[source.kind]
     self.noise = latent.sample(latent_dist, key, count, latent_dim)
+    self.labels = (
+      grid_labels(count, num_classes, cols=10 if self.kind == "image" else 1)
+      if num_classes
+      else None
+    )
     self.reference = source.reference(count) if self.kind == "points" else None
     self._generate = jax.jit(
-      lambda params, state, z: generator.apply(params, state, z, False)[0]
+      lambda params, state, z, y: generator.apply(
+        params, state, inputs(z, y), False
+      )[0]
     )
 
   def generate(self, g_params, g_state) -> np.ndarray:
-    return np.asarray(self._generate(g_params, g_state, self.noise), np.float32)
+    fake = self._generate(g_params, g_state, self.noise, self.labels)
+    return np.asarray(fake, np.float32)
 
   def write(
     self, step: int, g_params, g_state, *, final: bool = False
@@ -62,3 +74,9 @@ class SampleWriter:
       if self.kind == "points":
         np.save(self.workdir / "samples_final.npy", fake)
     return path, pixels
+
+
+def grid_labels(count: int, num_classes: int, cols: int) -> np.ndarray:
+  """Labels of ``count`` samples laid out in rows of ``cols``: row r is
+  class r mod ``num_classes``."""
+  return (np.arange(count, dtype=np.int32) // cols) % num_classes

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax.models.conditioning import inputs
 from gan_jax.models.model import Model
 
 PyTree = Any
@@ -55,12 +56,17 @@ def init(
   reg_state: PyTree = None,
   g_ema: bool = False,
   augment_p: float = 1.0,
+  conditional: bool = False,
 ) -> GANState:
-  """Initialises both models from ``key`` and an example batch of data."""
+  """Initialises both models from ``key`` and an example batch of data
+  (with ``conditional``, with labels too: G of ``(z, y)``, D of
+  ``(x, y)``)."""
   g_key, d_key = jax.random.split(key)
-  z = jnp.zeros((example.shape[0], latent_dim), jnp.float32)
-  g_params, g_state = generator.init(g_key, z)
-  d_params, d_state = discriminator.init(d_key, example)
+  n = example.shape[0]
+  z = jnp.zeros((n, latent_dim), jnp.float32)
+  y = jnp.zeros((n,), jnp.int32) if conditional else None
+  g_params, g_state = generator.init(g_key, inputs(z, y))
+  d_params, d_state = discriminator.init(d_key, inputs(example, y))
   return GANState(
     step=jnp.zeros((), jnp.int32),
     rng=train_rng,

@@ -21,7 +21,15 @@ The techniques compose here, each a pure function from the config:
 - ``regularizers``: penalties added to D's loss, every ``reg_every`` steps
   with their weight times ``reg_every`` (lazy regularization);
 - ``d_weight_clip``: the original WGAN's constraint;
-- ``g_ema_decay``: a moving average of G's parameters.
+- ``g_ema_decay``: a moving average of G's parameters;
+- class conditioning: with labels in the batch (``batch["y"]``, shape
+  ``(n_critic, batch_size)``), G generates from ``(z, y)`` and D judges
+  ``(x, y)``. Discriminator update ``i`` generates its fakes for the labels
+  of its real batch ``y[i]``, and the generator update for those of the
+  last one, so fake labels follow the data's class frequencies. With an
+  auxiliary classifier (ACGAN: D returns ``(logits, class_logits)``), its
+  cross-entropy times ``acgan_weight`` is added to D's loss on real and
+  fake and to G's on fake.
 
 Model state (BatchNorm running averages) is updated only by the player's own
 update: the discriminator's by its forward passes on the real and then the
@@ -40,6 +48,7 @@ from gan_jax import latent
 from gan_jax import regularizers as regs
 from gan_jax.augment import Augmentation, ada_update
 from gan_jax.losses import GanLoss
+from gan_jax.models.conditioning import inputs, outputs
 from gan_jax.models.model import Model
 from gan_jax.parallel import LOCAL, BatchAxis
 from gan_jax.state import GANState
@@ -70,6 +79,7 @@ def make_train_step(
   g_ema_decay: float = 0.0,
   ada_target: float = 0.0,
   ada_step: float = 0.0,
+  acgan_weight: float = 1.0,
 ) -> Callable[[GANState, Any, jax.Array], tuple[GANState, Metrics]]:
   """Returns the (not yet compiled) train step of a GAN.
 
@@ -84,33 +94,55 @@ def make_train_step(
   discriminator updates), ``d_grad_norm``, and ``reg_<name>`` for each
   penalty (unweighted; with lazy regularization, times ``reg_every`` on the
   steps it runs and 0 on the others); of the generator update: ``g_loss``
-  and ``g_grad_norm``; with augmentation, ``augment_p`` after the step.
+  and ``g_grad_norm``; with augmentation, ``augment_p`` after the step;
+  with an auxiliary classifier, ``d_class_loss`` (real + fake),
+  ``d_class_acc_real``, ``d_class_acc_fake`` and ``g_class_loss``.
   """
   sample = functools.partial(_sample_noise, latent_dist, latent_dim)
   regularizers = dict(regularizers or {})
 
   def train_step(state: GANState, batch, key: jax.Array):
     real = batch["x"]
+    labels = batch.get("y")  # (n_critic, rows) class labels, or None.
     rows = real.shape[1]
 
     def see(key, x):
       return augment(key, x, state.augment_p) if augment else x
 
-    def d_update(carry, real_i, i):
+    def d_update(carry, real_i, y, i):
       params, model_state, opt_state, reg_state = carry
       z = batch_axis.draw(sample, jax.random.fold_in(key, i), rows)
-      fake, _ = generator.apply(state.g_params, state.g_state, z, True)
+      fake, _ = generator.apply(
+        state.g_params, state.g_state, inputs(z, y), True
+      )
       fake = jax.lax.stop_gradient(fake)
       extra = batch_axis.shard_key(jax.random.fold_in(key, n_critic + 1 + i))
       real_seen = see(jax.random.fold_in(extra, 0), real_i)
       fake_seen = see(jax.random.fold_in(extra, 1), fake)
 
       def d_loss(p):
-        d_real, s = discriminator.apply(p, model_state, real_seen, True)
-        d_fake, s = discriminator.apply(p, s, fake_seen, True)
+        out_real, s = discriminator.apply(
+          p, model_state, inputs(real_seen, y), True
+        )
+        out_fake, s = discriminator.apply(p, s, inputs(fake_seen, y), True)
+        (d_real, c_real), (d_fake, c_fake) = (
+          outputs(out_real),
+          outputs(out_fake),
+        )
         value = loss.discriminator(d_real, d_fake)
-        inputs = regs.Inputs(
-          d=lambda x: discriminator.apply(p, model_state, x, True)[0],
+        classes = {}
+        if c_real is not None:  # ACGAN: classify real and fake.
+          classes = {
+            "d_class_loss": _cross_entropy(c_real, y)
+            + _cross_entropy(c_fake, y),
+            "d_class_acc_real": _accuracy(c_real, y),
+            "d_class_acc_fake": _accuracy(c_fake, y),
+          }
+          value = value + acgan_weight * classes["d_class_loss"]
+        reg_inputs = regs.Inputs(
+          d=lambda x: outputs(
+            discriminator.apply(p, model_state, inputs(x, y), True)[0]
+          )[0],
           real=real_seen,
           fake=fake_seen,
           key=jax.random.fold_in(extra, 2),
@@ -118,14 +150,14 @@ def make_train_step(
           d_fake=d_fake,
         )
         penalties, new_reg_state = _penalties(
-          regularizers, inputs, reg_state, state.step, reg_every
+          regularizers, reg_inputs, reg_state, state.step, reg_every
         )
         for name, weight in regularizers.items():
           value = value + weight * penalties[name]
-        return value, (s, d_real, d_fake, penalties, new_reg_state)
+        return value, (s, d_real, d_fake, penalties, new_reg_state, classes)
 
       (value, aux), grads = jax.value_and_grad(d_loss, has_aux=True)(params)
-      model_state, d_real, d_fake, penalties, reg_state = aux
+      model_state, d_real, d_fake, penalties, reg_state, classes = aux
       grads = batch_axis.mean(grads)
       # Regularizer state is a running mean of batch statistics (LeCam), so
       # the shards' means are the global batch's: the state stays replicated.
@@ -142,6 +174,7 @@ def make_train_step(
         "d_acc_real": jnp.mean((d_real > 0).astype(jnp.float32)),
         "d_acc_fake": jnp.mean((d_fake < 0).astype(jnp.float32)),
         **{f"reg_{name}": v for name, v in penalties.items()},
+        **classes,
       }
       metrics = batch_axis.mean(metrics)
       # The barrier keeps the norm out of the update's fusions, so that the
@@ -156,7 +189,8 @@ def make_train_step(
     carry = (state.d_params, state.d_state, state.d_opt_state, state.reg_state)
     signs = []
     for i in range(n_critic):
-      carry, metrics = d_update(carry, real[i], i)
+      y = None if labels is None else labels[i]
+      carry, metrics = d_update(carry, real[i], y, i)
       signs.append(metrics["ada_rt"])
     d_params, d_state, d_opt_state, reg_state = carry
     augment_p = state.augment_p
@@ -166,16 +200,22 @@ def make_train_step(
 
     z = batch_axis.draw(sample, jax.random.fold_in(key, n_critic), rows)
     g_extra = batch_axis.shard_key(jax.random.fold_in(key, 2 * n_critic + 1))
+    y = None if labels is None else labels[n_critic - 1]
 
     def g_loss(p):
-      fake, g_state = generator.apply(p, state.g_state, z, True)
+      fake, g_state = generator.apply(p, state.g_state, inputs(z, y), True)
       fake = see(g_extra, fake)
-      d_fake, _ = discriminator.apply(d_params, d_state, fake, True)
-      return loss.generator(d_fake), g_state
+      out, _ = discriminator.apply(d_params, d_state, inputs(fake, y), True)
+      d_fake, c_fake = outputs(out)
+      value, classes = loss.generator(d_fake), {}
+      if c_fake is not None:  # ACGAN: be classified as the label asked for.
+        classes = {"g_class_loss": _cross_entropy(c_fake, y)}
+        value = value + acgan_weight * classes["g_class_loss"]
+      return value, (g_state, classes)
 
-    (g_value, g_state), grads = jax.value_and_grad(g_loss, has_aux=True)(
-      state.g_params
-    )
+    (g_value, (g_state, g_classes)), grads = jax.value_and_grad(
+      g_loss, has_aux=True
+    )(state.g_params)
     grads = batch_axis.mean(grads)
     updates, g_opt_state = g_optimizer.update(
       grads, state.g_opt_state, state.g_params
@@ -202,6 +242,7 @@ def make_train_step(
     if augment:
       metrics["augment_p"] = augment_p
     metrics["g_loss"] = batch_axis.mean(g_value)
+    metrics.update(batch_axis.mean(g_classes))
     metrics["g_grad_norm"] = optax.tree.norm(
       jax.lax.optimization_barrier(grads)
     )
@@ -227,6 +268,16 @@ def _penalties(regularizers, inputs, reg_state, step, every):
         lambda s=reg_state[name]: (jnp.zeros((), jnp.float32), s),
       )
   return penalties, new_state
+
+
+def _cross_entropy(class_logits, labels):
+  return optax.softmax_cross_entropy_with_integer_labels(
+    class_logits.astype(jnp.float32), labels
+  ).mean()
+
+
+def _accuracy(class_logits, labels):
+  return jnp.mean((jnp.argmax(class_logits, -1) == labels).astype(jnp.float32))
 
 
 def _scaled(result, factor):

@@ -9,7 +9,7 @@ that returns a :class:`~gan_jax.data.source.Source`.
 
 from gan_jax.data import mixtures, stacked_digits
 from gan_jax.data.pipeline import Pipeline, Shard
-from gan_jax.data.source import InMemory, Source
+from gan_jax.data.source import InMemory, Source, num_classes
 from gan_jax.registry import Registry
 
 SOURCES = Registry("data source")
@@ -17,7 +17,15 @@ SOURCES.register("mog_ring")(mixtures.ring)
 SOURCES.register("mog_grid")(mixtures.grid)
 SOURCES.register("stacked_digits")(stacked_digits.source)
 
-__all__ = ["SOURCES", "InMemory", "Pipeline", "Shard", "Source", "build"]
+__all__ = [
+  "SOURCES",
+  "InMemory",
+  "Pipeline",
+  "Shard",
+  "Source",
+  "build",
+  "num_classes",
+]
 
 
 def build(cfg, seed: int) -> Source:

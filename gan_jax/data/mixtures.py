@@ -4,6 +4,7 @@
 - grid: 25 Gaussians with means {-4, -2, 0, 2, 4}², σ = 0.05.
 
 Each batch picks modes uniformly and is a pure function of (seed, position).
+A point's label is the index of its mode, for conditional runs.
 """
 
 import itertools
@@ -22,17 +23,32 @@ class GaussianMixture:
     self.centers = np.asarray(centers, np.float32)
     self.sigma = float(sigma)
     self.seed = seed
+    self.num_classes = len(self.centers)
 
-  def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+  def labelled_sample(
+    self, rng: np.random.Generator, size: int
+  ) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` points and the indices of their modes."""
     modes = rng.integers(len(self.centers), size=size)
     noise = rng.standard_normal((size, 2)).astype(np.float32)
-    return self.centers[modes] + self.sigma * noise
+    return self.centers[modes] + self.sigma * noise, modes.astype(np.int32)
+
+  def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    return self.labelled_sample(rng, size)[0]
 
   def batch(self, position: int, size: int) -> np.ndarray:
     return self.sample(np.random.default_rng([self.seed, position]), size)
 
+  def labelled_batch(self, position: int, size: int) -> dict:
+    rng = np.random.default_rng([self.seed, position])
+    x, y = self.labelled_sample(rng, size)
+    return {"x": x, "y": y}
+
   def batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
     return procedural_batches(self.batch, batch_size, shard)
+
+  def labelled_batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
+    return procedural_batches(self.labelled_batch, batch_size, shard)
 
   def reference(self, n: int) -> np.ndarray:
     return self.sample(np.random.default_rng([self.seed, 2**32 - 1]), n)

@@ -54,31 +54,45 @@ def gathered_batches(
   batch_size: int,
   shard: Shard,
   transform: Callable[[np.ndarray], np.ndarray] = lambda x: x,
+  labels: np.ndarray | None = None,
 ) -> grain.MapDataset:
   """:func:`shuffled_batches` of the rows of an in-memory ``array``.
 
   The indices are shuffled and batched instead of the rows, and each batch
   is gathered at once (then ``transform``-ed): the same batches, without a
-  Python call per example.
+  Python call per example. With ``labels`` (one per row), each batch is
+  ``{"x": rows, "y": their int32 labels}``; the rows are the same.
   """
   indices = grain.MapDataset.range(len(array))
   local = shuffled_batches(indices, seed, batch_size, shard)
-  return local.map(lambda index: transform(array[index]))
+  if labels is None:
+    return local.map(lambda index: transform(array[index]))
+  labels = np.asarray(labels, np.int32)
+  return local.map(
+    lambda index: {"x": transform(array[index]), "y": labels[index]}
+  )
 
 
 def procedural_batches(
   batch: Callable[[int, int], np.ndarray], batch_size: int, shard: Shard
 ) -> grain.MapDataset:
-  """This process's rows of ``batch(i, batch_size)``, a pure function of i."""
+  """This process's rows of ``batch(i, batch_size)``, a pure function of i
+  (an array, or a dict of arrays with the same rows such as ``{"x", "y"}``)."""
   rows = shard.rows(batch_size)
   start = shard.index * rows
-  return grain.MapDataset.range(ENDLESS).map(
-    lambda i: batch(i, batch_size)[start : start + rows]
-  )
+
+  def local(i):
+    whole = batch(i, batch_size)
+    if isinstance(whole, dict):
+      return {k: v[start : start + rows] for k, v in whole.items()}
+    return whole[start : start + rows]
+
+  return grain.MapDataset.range(ENDLESS).map(local)
 
 
 class Pipeline:
-  """Endless ``(n_critic, rows, *example_shape)`` float32 arrays for the step.
+  """Endless ``(n_critic, rows, *example_shape)`` float32 arrays for the step
+  (for labelled batches, dicts of them and their ``(n_critic, rows)`` labels).
 
   ``put`` places each array on the devices as soon as it is read, up to
   ``device_prefetch`` steps ahead. :meth:`state` is the position after the

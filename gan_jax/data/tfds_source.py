@@ -92,6 +92,14 @@ class TfdsSource:
     )
     self.example_shape = self.preprocess.shape(feature.shape, cfg.name)
     self.keep, self.threads, self._pixels = cfg.in_memory, cfg.threads, None
+    # Class labels: read only by conditional runs (labelled_batches).
+    self.label_key, self._labels = cfg.label_key, None
+    label = features[cfg.label_key] if cfg.label_key in features else None  # noqa: SIM401
+    is_class = isinstance(label, tfds.features.ClassLabel)
+    self.num_classes = label.num_classes if is_class else 0
+    self.label_keys = [
+      k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)
+    ]
 
   def __len__(self) -> int:
     return len(self._data)
@@ -122,6 +130,18 @@ class TfdsSource:
       self._pixels = np.stack(list(decoded))
     return self._pixels
 
+  def labels(self) -> np.ndarray:
+    """Every example's class label, int32 (read once)."""
+    if self._labels is None:
+      key = self.label_key
+      read = (
+        grain.MapDataset.source(self._data)
+        .map(lambda record: record[key])
+        .to_iter_dataset(grain.ReadOptions(num_threads=self.threads))
+      )
+      self._labels = np.fromiter(read, np.int32, count=len(self))
+    return self._labels
+
   def batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
     """Decoded per example in grain's threads, or, in memory, gathered a
     batch at a time by the same shuffled indices: the same batches."""
@@ -130,6 +150,33 @@ class TfdsSource:
         self.pixels(), self.seed, batch_size, shard, self.preprocess.scale
       )
     examples = grain.MapDataset.source(self._data).map(self.example)
+    return shuffled_batches(examples, self.seed, batch_size, shard)
+
+  def labelled_batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
+    """:meth:`batches` as ``{"x": images, "y": labels}``: the same images."""
+    if not self.num_classes:
+      raise DataError(
+        f"{self.name} has no class-label feature {self.label_key!r} for a "
+        "conditional run; set data.label_key to one of "
+        f"{self.label_keys or 'its features (it has none)'}, or "
+        "model.g_cond=none and model.d_cond=none"
+      )
+    if self.in_memory():
+      return gathered_batches(
+        self.pixels(),
+        self.seed,
+        batch_size,
+        shard,
+        self.preprocess.scale,
+        labels=self.labels(),
+      )
+    key = self.label_key
+    examples = grain.MapDataset.source(self._data).map(
+      lambda record: {
+        "x": self.example(record),
+        "y": np.int32(record[key]),
+      }
+    )
     return shuffled_batches(examples, self.seed, batch_size, shard)
 
   def reference(self, n: int) -> np.ndarray:

@@ -3,7 +3,9 @@
 The real side is computed once per (dataset, reference examples, feature
 space, resize mode, count) and cached as ``.npz`` in the cache directory; the
 generated side is streamed in batches from a fixed noise key, so every
-evaluation of a run sees the same noise.
+evaluation of a run sees the same noise. A conditional generator makes
+sample ``j`` of class ``j mod K``: the classes in equal numbers. Those
+labels are kept (``FeatureSet.labels``) for metrics that check them.
 """
 
 import functools
@@ -16,6 +18,7 @@ import numpy as np
 
 from gan_jax import cache, latent
 from gan_jax.metrics import FEATURE_SPACES, METRICS, feature_set, metric_names
+from gan_jax.models.conditioning import inputs
 
 
 class Evaluator:
@@ -73,9 +76,11 @@ class Evaluator:
         feature_set.save(path, self._reference)
     return self._reference
 
-  def evaluate_samples(self, batches) -> dict[str, float]:
-    """Metrics of generated samples (float, as the generator makes them)."""
+  def evaluate_samples(self, batches, labels=None) -> dict[str, float]:
+    """Metrics of generated samples (float, as the generator makes them);
+    ``labels``: the classes they were generated for, if conditional."""
     fake = self._collect(batches, fake=True)
+    fake.labels = None if labels is None else np.asarray(labels)
     if not _finite(fake):  # A diverged generator: NaN, not a crash.
       return {k: float("nan") for m in self.metrics.values() for k in m.keys}
     real = self.reference() if self.cfg.features != "none" else None
@@ -87,8 +92,17 @@ class Evaluator:
     return values
 
   def evaluate_generator(
-    self, generator, g_params, g_state, key, *, latent_dist, latent_dim
+    self,
+    generator,
+    g_params,
+    g_state,
+    key,
+    *,
+    latent_dist,
+    latent_dim,
+    num_classes=0,
   ) -> dict[str, float]:
+    count = self.cfg.num_samples
     batches = generated_batches(
       generator,
       g_params,
@@ -98,8 +112,10 @@ class Evaluator:
       batch_size=self.cfg.batch_size,
       latent_dist=latent_dist,
       latent_dim=latent_dim,
+      num_classes=num_classes,
     )
-    return self.evaluate_samples(batches)
+    labels = balanced_labels(count, num_classes) if num_classes else None
+    return self.evaluate_samples(batches, labels)
 
 
 def _finite(fs: feature_set.FeatureSet) -> bool:
@@ -119,12 +135,23 @@ def generated_batches(
   batch_size,
   latent_dist,
   latent_dim,
+  num_classes=0,
 ) -> Iterator[np.ndarray]:
-  """``count`` samples in batches; batch ``i`` uses noise ``fold_in(key, i)``."""
+  """``count`` samples in batches; batch ``i`` uses noise ``fold_in(key, i)``
+  and, if conditional, the labels :func:`balanced_labels` gives its rows."""
   generate = _sampler(generator, batch_size, latent_dist, latent_dim)
   for i in range(math.ceil(count / batch_size)):
-    batch = generate(g_params, g_state, jax.random.fold_in(key, i))
+    y = None
+    if num_classes:
+      rows = np.arange(i * batch_size, (i + 1) * batch_size)
+      y = (rows % num_classes).astype(np.int32)
+    batch = generate(g_params, g_state, jax.random.fold_in(key, i), y)
     yield np.asarray(batch, np.float32)[: count - i * batch_size]
+
+
+def balanced_labels(count: int, num_classes: int) -> np.ndarray:
+  """The class of generated sample ``j``: ``j mod num_classes``."""
+  return (np.arange(count) % num_classes).astype(np.int32)
 
 
 @functools.lru_cache(maxsize=8)
@@ -132,8 +159,8 @@ def _sampler(generator, batch_size, latent_dist, latent_dim):
   """One compiled sampler per generator and batch shape, reused by evals."""
 
   @jax.jit
-  def generate(params, state, key):
+  def generate(params, state, key, y):
     z = latent.sample(latent_dist, key, batch_size, latent_dim)
-    return generator.apply(params, state, z, False)[0]
+    return generator.apply(params, state, inputs(z, y), False)[0]
 
   return generate

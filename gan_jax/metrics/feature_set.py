@@ -36,6 +36,7 @@ class FeatureSet:
   logits: np.ndarray | None = None  # (N, K)
   samples: np.ndarray | None = None  # (N, ...)
   count: int = 0
+  labels: np.ndarray | None = None  # (N,) classes asked of a conditional G
 
 
 def collect(

@@ -33,9 +33,7 @@ def mixture_modes(samples, centers, sigma: float) -> dict[str, float]:
     reverse_kl: KL(histogram of the high-quality samples over the centers ||
       uniform), NaN when there are none.
   """
-  samples = np.asarray(samples, np.float64)
-  centers = np.asarray(centers, np.float64)
-  dist = np.linalg.norm(samples[:, None] - centers[None], axis=-1)
+  dist = _distances(samples, centers)
   nearest, good = dist.argmin(1), dist.min(1) <= 3 * sigma
   counts = np.bincount(nearest[good], minlength=len(centers))
   return {
@@ -43,6 +41,27 @@ def mixture_modes(samples, centers, sigma: float) -> dict[str, float]:
     "high_quality": float(good.mean()),
     "reverse_kl": kl_from_uniform(counts),
   }
+
+
+def _distances(samples, centers) -> np.ndarray:
+  samples = np.asarray(samples, np.float64)
+  centers = np.asarray(centers, np.float64)
+  return np.linalg.norm(samples[:, None] - centers[None], axis=-1)
+
+
+def nearest_center(samples, centers) -> np.ndarray:
+  """The index of each 2-D sample's nearest center."""
+  return _distances(samples, centers).argmin(1)
+
+
+def accuracy(predicted, labels) -> float:
+  """The fraction of ``predicted`` classes equal to ``labels``."""
+  predicted, labels = np.asarray(predicted), np.asarray(labels)
+  if predicted.shape != labels.shape:
+    raise ValueError(
+      f"{predicted.shape[0]} predictions for {labels.shape[0]} labels"
+    )
+  return float(np.mean(predicted == labels))
 
 
 def stacked_digit_classes(samples, classifier: DigitsClassifier) -> np.ndarray:

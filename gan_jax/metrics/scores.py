@@ -28,13 +28,17 @@ class Metric:
   keys: tuple[str, ...]
   needs: Needs  # what the fake FeatureSet must hold
   higher_is_better: tuple[str, ...] = ()
+  # The fake FeatureSet's ``labels``: the metric scores a conditional G.
+  needs_labels: bool = False
 
   def __call__(self, real, fake, source):
     return self.fn(real, fake, source)
 
 
-def metric(keys, needs: Needs, higher_is_better=()):
-  return lambda fn: Metric(fn, tuple(keys), needs, tuple(higher_is_better))
+def metric(keys, needs: Needs, higher_is_better=(), needs_labels=False):
+  return lambda fn: Metric(
+    fn, tuple(keys), needs, tuple(higher_is_better), needs_labels
+  )
 
 
 METRICS = Registry("metric")
@@ -116,6 +120,38 @@ def stacked_modes(real, fake, source):
 def digit_modes(real, fake, source):
   del real, source
   return modes.digit_modes(fake.samples, _digits_classifier())
+
+
+@METRICS.register("digit_accuracy")
+@metric(
+  keys=("class_accuracy",),
+  needs="samples",
+  higher_is_better=("class_accuracy",),
+  needs_labels=True,
+)
+def digit_accuracy(real, fake, source):
+  """Of a conditional digits generator: the fraction of samples that the
+  digits classifier reads as the digit they were generated for."""
+  del real, source
+  predicted = _digits_classifier().predict(fake.samples)
+  return {"class_accuracy": modes.accuracy(predicted, fake.labels)}
+
+
+@METRICS.register("mixture_accuracy")
+@metric(
+  keys=("class_accuracy",),
+  needs="samples",
+  higher_is_better=("class_accuracy",),
+  needs_labels=True,
+)
+def mixture_accuracy(real, fake, source):
+  """Of a conditional 2-D mixture generator: the fraction of samples whose
+  nearest mode is the mode (class) they were generated for."""
+  del real
+  if not hasattr(source, "centers"):
+    raise ValueError("mixture_accuracy needs a Gaussian-mixture data source")
+  nearest = modes.nearest_center(fake.samples, source.centers)
+  return {"class_accuracy": modes.accuracy(nearest, fake.labels)}
 
 
 def _digits_classifier():

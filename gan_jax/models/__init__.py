@@ -4,6 +4,10 @@ A builder takes the model config, the shape of one data example and the
 pmap axis name (``None`` unless the pmap strategy runs the step), and returns
 two :class:`Model` (init, apply) pairs. Register your own with
 ``@ARCHITECTURES.register("name")``.
+
+A conditional run (``model.g_cond`` and ``model.d_cond`` set) also passes
+``num_classes=K``; the builder returns a generator of ``(z, y)`` and a
+discriminator of ``(images, y)`` (:mod:`gan_jax.models.conditioning`).
 """
 
 import jax
@@ -41,11 +45,27 @@ def _square_resolution(
   return res
 
 
+def _conditioning(cfg: ModelConfig, num_classes: int) -> tuple[dict, dict]:
+  """The generator's and the discriminator's conditioning options."""
+  if cfg.g_cond == "cbn" and cfg.g_norm != "batch":
+    raise ConfigError(
+      "model.g_cond=cbn conditions the generator's BatchNorm, but "
+      f"model.g_norm={cfg.g_norm!r}; set model.g_norm=batch or "
+      "model.g_cond=concat"
+    )
+  g = {"num_classes": num_classes, "cond": cfg.g_cond}
+  return g, {"num_classes": num_classes, "cond": cfg.d_cond}
+
+
 @ARCHITECTURES.register("dcgan")
 def build_dcgan(
-  cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
+  cfg: ModelConfig,
+  data_shape: tuple[int, ...],
+  axis_name: str | None = None,
+  num_classes: int = 0,
 ) -> tuple[Model, Model]:
   res = _square_resolution("dcgan", data_shape, (8, 16, 32, 64, 128))
+  g_cond, d_cond = _conditioning(cfg, num_classes)
   common = {
     "width": cfg.width,
     "momentum": cfg.bn_momentum,
@@ -58,6 +78,7 @@ def build_dcgan(
     channels=data_shape[2],
     norm=cfg.g_norm,
     extra_layers=cfg.g_extra_layers,
+    **g_cond,
     **common,
   )
   d = dcgan.Discriminator(
@@ -65,6 +86,7 @@ def build_dcgan(
     norm=cfg.d_norm,
     extra_layers=cfg.d_extra_layers,
     **_d_options(cfg),
+    **d_cond,
     **common,
   )
   return from_linen(g), from_linen(d)
@@ -72,10 +94,14 @@ def build_dcgan(
 
 @ARCHITECTURES.register("resnet")
 def build_resnet(
-  cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
+  cfg: ModelConfig,
+  data_shape: tuple[int, ...],
+  axis_name: str | None = None,
+  num_classes: int = 0,
 ) -> tuple[Model, Model]:
   """SNGAN's ResNets (models.resnet) for square images of 8 to 64 pixels."""
   res = _square_resolution("resnet", data_shape, (8, 16, 32, 64))
+  g_cond, d_cond = _conditioning(cfg, num_classes)
   sizes = [s for s in (8, 16, 32) if s <= res // 2]
   if cfg.attention_res and cfg.attention_res not in sizes:
     raise ConfigError(
@@ -94,10 +120,11 @@ def build_resnet(
     channels=data_shape[2],
     momentum=cfg.bn_momentum,
     axis_name=axis_name,
+    **g_cond,
     **common,
   )
   d = resnet.Discriminator(
-    resolution=res, spectral_norm=cfg.d_spectral_norm, **common
+    resolution=res, spectral_norm=cfg.d_spectral_norm, **d_cond, **common
   )
   return from_linen(g), from_linen(d)
 
@@ -112,16 +139,22 @@ def conv_impl(name: str) -> str:
 
 @ARCHITECTURES.register("mlp")
 def build_mlp(
-  cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
+  cfg: ModelConfig,
+  data_shape: tuple[int, ...],
+  axis_name: str | None = None,
+  num_classes: int = 0,
 ) -> tuple[Model, Model]:
+  g_cond, d_cond = _conditioning(cfg, num_classes)
   common = {
     "hidden": cfg.hidden,
     "depth": cfg.depth,
     "momentum": cfg.bn_momentum,
     "axis_name": axis_name,
   }
-  g = mlp.Generator(out_shape=tuple(data_shape), norm=cfg.g_norm, **common)
-  d = mlp.Discriminator(norm=cfg.d_norm, **_d_options(cfg), **common)
+  g = mlp.Generator(
+    out_shape=tuple(data_shape), norm=cfg.g_norm, **g_cond, **common
+  )
+  d = mlp.Discriminator(norm=cfg.d_norm, **_d_options(cfg), **d_cond, **common)
   return from_linen(g), from_linen(d)
 
 
@@ -137,9 +170,15 @@ def _d_options(cfg: ModelConfig) -> dict:
 
 
 def build(
-  cfg: ModelConfig, data_shape: tuple[int, ...], axis_name: str | None = None
+  cfg: ModelConfig,
+  data_shape: tuple[int, ...],
+  axis_name: str | None = None,
+  num_classes: int = 0,
 ) -> tuple[Model, Model]:
   """The (generator, discriminator) of ``cfg.arch``; with ``cfg.pack`` > 1
-  the discriminator judges packs of that many samples (PacGAN)."""
-  g, d = ARCHITECTURES[cfg.arch](cfg, tuple(data_shape), axis_name)
+  the discriminator judges packs of that many samples (PacGAN). With
+  ``num_classes`` > 0 both are conditional on labels of that many classes
+  (``cfg.g_cond``, ``cfg.d_cond``)."""
+  extra = {"num_classes": num_classes} if num_classes else {}
+  g, d = ARCHITECTURES[cfg.arch](cfg, tuple(data_shape), axis_name, **extra)
   return g, packed(d, cfg.pack)

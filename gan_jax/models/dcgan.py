@@ -15,6 +15,11 @@ they deepen both players where few resolution blocks exist (8×8 digits).
 ``spectral_norm`` normalises every discriminator layer by its spectral norm
 (:func:`gan_jax.models.layers.spectral`); ``minibatch`` adds a layer that
 looks across the batch before the last one (:mod:`gan_jax.models.minibatch`).
+``num_classes`` > 0 makes both conditional (:mod:`.conditioning`): G takes
+``(z, y)`` and conditions by ``g_cond`` (``cbn`` replaces every BatchNorm
+by a conditional one, ``concat`` appends one-hot labels to z); D takes
+``(images, y)`` and conditions by ``d_cond`` on its last features (the
+flattened 4×4 map, or the minibatch-discrimination features).
 ``conv_impl`` picks how the convolutions are computed (:func:`conv_layers`);
 the parameters and the function are the same either way. ``dtype`` is the
 computation dtype (``bfloat16`` for mixed precision); parameters stay
@@ -30,7 +35,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models import matmul_conv, minibatch
+from gan_jax.models import conditioning, matmul_conv, minibatch
 from gan_jax.models.layers import normalization, spectral, weight_init
 
 
@@ -63,17 +68,29 @@ class Generator(nn.Module):
   extra_layers: int = 0
   conv_impl: str = "xla"
   dtype: Any = None
+  num_classes: int = 0
+  cond: str = "none"
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool) -> jax.Array:
     Conv, ConvTranspose = conv_layers(self.conv_impl, self.dtype)
-    norm = lambda: normalization(
-      self.norm,
-      train,
-      momentum=self.momentum,
-      axis_name=self.axis_name,
-      dtype=self.dtype,
-    )
+    z, y = conditioning.split(z)
+    z = conditioning.generator_input(z, y, self.cond, self.num_classes)
+
+    def norm():
+      if self.cond == "cbn":
+        cbn = conditioning.ConditionalBatchNorm(
+          self.num_classes, self.momentum, self.axis_name, self.dtype
+        )
+        return lambda h: cbn(h, y, train)
+      return normalization(
+        self.norm,
+        train,
+        momentum=self.momentum,
+        axis_name=self.axis_name,
+        dtype=self.dtype,
+      )
+
     bias = self.norm == "none"
     c = self.width * 2 ** (num_blocks(self.resolution) - 1)
     x = nn.Dense(
@@ -120,10 +137,13 @@ class Discriminator(nn.Module):
   minibatch_kernels: int = 50
   minibatch_kernel_dim: int = 5
   minibatch_group: int = 4
+  num_classes: int = 0
+  cond: str = "none"
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     Plain, _ = conv_layers(self.conv_impl, self.dtype)
+    x, y = conditioning.split(x)
 
     def Conv(*args, **kwargs):  # A layer constructor, as Plain is.
       return spectral(Plain(*args, **kwargs), self.spectral_norm, train)
@@ -164,10 +184,20 @@ class Discriminator(nn.Module):
       group_size=self.minibatch_group,
     )
     if self.minibatch == "discrimination":  # On the flattened features.
-      x = batch_layer(x.reshape(x.shape[0], -1))
+      h = batch_layer(x.reshape(x.shape[0], -1))
       dense = nn.Dense(1, kernel_init=weight_init, dtype=self.dtype)
-      x = spectral(dense, self.spectral_norm, train)(x)
+      x = spectral(dense, self.spectral_norm, train)(h)
     else:
       x = batch_layer(x)
+      h = x.reshape(x.shape[0], -1)
       x = Conv(1, (4, 4), padding="VALID", kernel_init=weight_init)(x)
-    return x.reshape(x.shape[0]).astype(jnp.float32)
+    return conditioning.head(
+      h,
+      x.reshape(x.shape[0]),
+      y,
+      cond=self.cond,
+      num_classes=self.num_classes,
+      spectral_norm=self.spectral_norm,
+      train=train,
+      dense_init=weight_init,
+    )

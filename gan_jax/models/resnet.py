@@ -24,6 +24,13 @@ where the feature maps are that size: in G after the up-block that reaches
 it, in D before the first block that works at it; 0 for none. Spectral
 normalisation of D's layers is ``spectral_norm`` (``model.d_spectral_norm``),
 as SNGAN uses.
+
+``num_classes`` > 0 makes both conditional as SNGAN's class-conditional
+networks are (:mod:`.conditioning`): G takes ``(z, y)``, and with
+``cond="cbn"`` every BatchNorm is conditional (``concat``: one-hot labels
+appended to z); D takes ``(images, y)`` and adds the projection term
+(``cond="projection"``) or a classifier head (``acgan``) on its summed
+features.
 """
 
 import math
@@ -33,6 +40,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models import conditioning
 from gan_jax.models.attention import SelfAttention
 from gan_jax.models.dcgan import conv_layers
 from gan_jax.models.layers import normalization, spectral
@@ -61,13 +69,21 @@ class Generator(nn.Module):
   attention_res: int = 0
   conv_impl: str = "xla"
   dtype: Any = None
+  num_classes: int = 0
+  cond: str = "none"
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool) -> jax.Array:
     Conv, _ = conv_layers(self.conv_impl, self.dtype)
     blocks = _doublings(self.resolution)
+    z, y = conditioning.split(z)
+    z = conditioning.generator_input(z, y, self.cond, self.num_classes)
 
     def norm(x):
+      if self.cond == "cbn":
+        return conditioning.ConditionalBatchNorm(
+          self.num_classes, self.momentum, self.axis_name, self.dtype
+        )(x, y, train)
       return normalization(
         "batch",
         train,
@@ -106,10 +122,13 @@ class Discriminator(nn.Module):
   spectral_norm: bool = True
   conv_impl: str = "xla"
   dtype: Any = None
+  num_classes: int = 0
+  cond: str = "none"
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     Plain, _ = conv_layers(self.conv_impl, self.dtype)
+    x, y = conditioning.split(x)
 
     def Conv(*args, **kwargs):  # A layer constructor, as Plain is.
       layer = Plain(*args, kernel_init=xavier, **kwargs)
@@ -143,6 +162,16 @@ class Discriminator(nn.Module):
       if pool:
         h, shortcut, res = _pool(h), _pool(shortcut), res // 2
       x = h + shortcut
-    x = jnp.sum(nn.relu(x).astype(jnp.float32), axis=(1, 2))
+    h = jnp.sum(nn.relu(x).astype(jnp.float32), axis=(1, 2))
     dense = nn.Dense(1, kernel_init=xavier)
-    return spectral(dense, self.spectral_norm, train)(x).reshape(x.shape[0])
+    logits = spectral(dense, self.spectral_norm, train)(h).reshape(h.shape[0])
+    return conditioning.head(
+      h,
+      logits,
+      y,
+      cond=self.cond,
+      num_classes=self.num_classes,
+      spectral_norm=self.spectral_norm,
+      train=train,
+      dense_init=xavier,
+    )
