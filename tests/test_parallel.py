@@ -99,3 +99,18 @@ def test_techniques_under_pmap_keep_the_state_replicated(techniques):
       leaf = np.asarray(leaf)
       np.testing.assert_allclose(leaf, np.broadcast_to(leaf[:1], leaf.shape))
   assert np.all(np.isfinite(np.asarray(metrics["reg_lecam"])))
+
+
+@pytest.mark.parametrize("strategy", ["mesh", "pmap"])
+def test_a_conditional_run_is_the_same_on_four_devices(strategy):
+  """Labels are split with their images: cBN, an ACGAN head and R1."""
+  cfg = config.Config(parallel="single")
+  cfg.model.width, cfg.model.latent_dim, cfg.batch_size = 8, 16, 32
+  cfg.model.g_cond, cfg.model.d_cond = "cbn", "acgan"
+  cfg.regularizers = "r1=1"
+  one_state, one_metrics = train_steps(cfg, 3)
+  cfg.parallel, cfg.num_devices = strategy, 4
+  state, metrics = train_steps(cfg, 3)
+  _assert_close(one_state, state)
+  _assert_close(one_metrics, metrics)
+  assert one_metrics["d_class_loss"] > 0

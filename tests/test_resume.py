@@ -34,14 +34,17 @@ def _losses(workdir: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-  "n_critic, batch_size",
-  [(1, 32), (2, 256)],  # The second reads 4,096 digits: over two epochs.
+  "n_critic, batch_size, conditional",
+  # The last two read 4,096 digits: over two epochs (with labels).
+  [(1, 32, False), (2, 256, False), (2, 256, True)],
 )
 def test_resumed_run_is_bitwise_identical(
-  tiny_digits, tmp_path, n_critic, batch_size
+  tiny_digits, tmp_path, n_critic, batch_size, conditional
 ):
   cfg = tiny_digits
   cfg.n_critic, cfg.batch_size = n_critic, batch_size
+  if conditional:
+    cfg.model.g_cond, cfg.model.d_cond = "cbn", "projection"
   whole = run.train(cfg, tmp_path / "whole", progress=False)
 
   cfg.steps = 4
