@@ -113,7 +113,8 @@ class TfdsSource:
     return self.keep == "yes"
 
   def pixels(self) -> np.ndarray:
-    """Every example, cropped and resized, as uint8 (decoded once)."""
+    """Every example, cropped and resized, as uint8 (decoded once; the
+    labels are read in the same pass)."""
     if self._pixels is None:
       if len(self) > 10_000:
         print(
@@ -121,13 +122,22 @@ class TfdsSource:
           "(data.in_memory=no streams them instead)",
           file=sys.stderr,
         )
-      key, geometry = self.key, self.preprocess.geometry
+      key, label, geometry = self.key, self.label_key, self.preprocess.geometry
+      with_labels = bool(self.num_classes)
       decoded = (
         grain.MapDataset.source(self._data)
-        .map(lambda record: geometry(record[key]))
+        .map(
+          lambda record: (
+            geometry(record[key]),
+            record[label] if with_labels else 0,
+          )
+        )
         .to_iter_dataset(grain.ReadOptions(num_threads=self.threads))
       )
-      self._pixels = np.stack(list(decoded))
+      images, labels = zip(*decoded)
+      self._pixels = np.stack(images)
+      if with_labels:
+        self._labels = np.asarray(labels, np.int32)
     return self._pixels
 
   def labels(self) -> np.ndarray:
