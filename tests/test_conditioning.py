@@ -272,13 +272,16 @@ def test_conditional_digits_run_scores_and_draws_class_rows(
 ):
   cfg = tiny_conditional
   cfg.eval.every, cfg.eval.features = 8, "digits"
-  cfg.eval.metrics = "fid,digit_accuracy"
+  cfg.eval.metrics = "fid,digit_accuracy,intra_fid"
   cfg.eval.num_samples = 200
   result = run.train(cfg, tmp_path, progress=False)
   assert result.step == 8
   last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
   assert 0 <= last["eval/class_accuracy"] <= 1
   assert np.isfinite(last["eval/fid"])
+  # Real digits of each class against the generated ones of that class
+  # (the evaluation refuses to score it without the real labels).
+  assert np.isfinite(last["eval/intra_fid"]) and last["eval/intra_fid"] > 0
   out = tmp_path / "classes.png"
   code = explore.main(
     ["--workdir", str(tmp_path), "--out", str(out), "classes", "--count", "4"]
@@ -386,3 +389,58 @@ def test_conditioning_module_names_are_stable():
     "projection"
   }
   assert set(D("acgan").init(jax.random.key(0), x)["params"]) == {"classifier"}
+
+
+# ------------------------------------------------------------------ metrics
+
+
+def test_intra_fid_is_the_mean_of_the_per_class_fids():
+  from gan_jax.metrics import METRICS, frechet
+  from gan_jax.metrics.feature_set import FeatureSet
+
+  rng = np.random.default_rng(0)
+  real = rng.normal(size=(60, 3))
+  fake = rng.normal(size=(40, 3)) + [1.0, 0.0, 0.0]
+  real_y, fake_y = np.arange(60) % 2, np.arange(40) % 2
+
+  def fid(a, b):  # By hand: ‖μa − μb‖² + tr(Σa + Σb − 2(ΣaΣb)^½).
+    from scipy import linalg
+
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = linalg.sqrtm(ca @ cb).real
+    return np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(ca + cb - 2 * root)
+
+  expected = {c: fid(real[real_y == c], fake[fake_y == c]) for c in (0, 1)}
+  per_class = frechet.intra_fid(real, real_y, fake, fake_y)
+  assert per_class.keys() == {0, 1}
+  for c in (0, 1):
+    assert per_class[c] == pytest.approx(expected[c], rel=1e-6)
+  # The metric: their mean; it refuses features it did not keep.
+  r = FeatureSet(features=real, count=60, labels=real_y)
+  f = FeatureSet(features=fake, count=40, labels=fake_y)
+  value = METRICS["intra_fid"](r, f, None)["intra_fid"]
+  assert value == pytest.approx((expected[0] + expected[1]) / 2, rel=1e-6)
+  kept = FeatureSet(features=fake[:30], count=40, labels=fake_y)
+  with pytest.raises(ValueError, match="raise eval.max_features to 40"):
+    METRICS["intra_fid"](r, kept, None)
+  with pytest.raises(ValueError, match="class 1 has 1 real"):
+    frechet.intra_fid(real[:3], real_y[:3], fake, fake_y)
+
+
+def test_class_accuracy_metrics_compare_predictions_with_the_labels():
+  from gan_jax.metrics import METRICS
+  from gan_jax.metrics.feature_set import FeatureSet
+
+  ring = data.build("mog_ring", seed=0)
+  points, labels = ring.labelled_sample(np.random.default_rng(1), 200)
+  fake = FeatureSet(samples=points, count=200, labels=labels)
+  score = METRICS["mixture_accuracy"](None, fake, ring)["class_accuracy"]
+  assert score == 1.0
+  fake.labels = (labels + 1) % 8
+  assert METRICS["mixture_accuracy"](None, fake, ring)["class_accuracy"] == 0
+  images, digits = data.digits.load()
+  fake = FeatureSet(samples=images[:300], count=300, labels=digits[:300])
+  score = METRICS["digit_accuracy"](None, fake, None)["class_accuracy"]
+  assert score > 0.9  # The classifier's own accuracy on real digits.
+  fake.labels = (digits[:300] + 1) % 10
+  assert METRICS["digit_accuracy"](None, fake, None)["class_accuracy"] < 0.1

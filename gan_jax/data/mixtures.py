@@ -53,6 +53,10 @@ class GaussianMixture:
   def reference(self, n: int) -> np.ndarray:
     return self.sample(np.random.default_rng([self.seed, 2**32 - 1]), n)
 
+  def reference_labels(self, n: int) -> np.ndarray:
+    rng = np.random.default_rng([self.seed, 2**32 - 1])
+    return self.labelled_sample(rng, n)[1]
+
 
 def ring_centers(modes: int = 8, radius: float = 1.0) -> np.ndarray:
   angles = 2 * np.pi * np.arange(modes) / modes

@@ -36,6 +36,9 @@ class Labelled(Source, Protocol):
   def labelled_batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
     """:meth:`batches` with their labels: ``{"x": ..., "y": ...}``."""
 
+  def reference_labels(self, n: int) -> np.ndarray:
+    """The labels of :meth:`reference` ``(n)`` (for intra-class metrics)."""
+
 
 def num_classes(source: Source) -> int:
   """How many classes the source's labels have; 0 when it has none."""
@@ -74,3 +77,6 @@ class InMemory:
 
   def reference(self, n: int) -> np.ndarray:
     return self.examples[:n]
+
+  def reference_labels(self, n: int) -> np.ndarray:
+    return np.asarray(self.labels[:n], np.int32)

@@ -189,6 +189,14 @@ class TfdsSource:
     )
     return shuffled_batches(examples, self.seed, batch_size, shard)
 
+  def reference_labels(self, n: int) -> np.ndarray:
+    """The labels of :meth:`reference` ``(n)``."""
+    n = min(n, len(self))
+    if self._labels is not None:
+      return self._labels[:n]
+    key = self.label_key
+    return np.array([self._data[i][key] for i in range(n)], np.int32)
+
   def reference(self, n: int) -> np.ndarray:
     """The first ``n`` examples in stored order (TFDS shuffled them once)."""
     n = min(n, len(self))

@@ -30,6 +30,7 @@ class Evaluator:
     self.data_name = data_name
     self.metrics = {n: METRICS[n] for n in metric_names(cfg.metrics)}
     needs = {m.needs for m in self.metrics.values()}
+    self._real_labels = any(m.needs_labels for m in self.metrics.values())
     self._keep_logits = "logits" in needs
     self._keep_samples = "samples" in needs
     self._space = None
@@ -74,6 +75,8 @@ class Evaluator:
         chunks = (examples[i : i + step] for i in range(0, len(examples), step))
         self._reference = self._collect(chunks, fake=False)
         feature_set.save(path, self._reference)
+      if self._real_labels and hasattr(self.source, "reference_labels"):
+        self._reference.labels = self.source.reference_labels(len(examples))
     return self._reference
 
   def evaluate_samples(self, batches, labels=None) -> dict[str, float]:

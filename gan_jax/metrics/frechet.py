@@ -168,3 +168,28 @@ class FeatureStats:
 def fid_from_stats(a: FeatureStats, b: FeatureStats) -> float:
   """The Fréchet distance between the Gaussians fitted to ``a`` and ``b``."""
   return frechet_distance(a.mean, a.covariance, b.mean, b.covariance)
+
+
+def intra_fid(real, real_labels, fake, fake_labels) -> dict[int, float]:
+  """FID within each class (Miyato and Koyama 2018): for each class of the
+  generated labels, the FID between the real and the generated features of
+  that class. Features are (n, d); labels (n,) ints. Returns {class: FID}.
+  """
+  real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+  real_labels, fake_labels = np.asarray(real_labels), np.asarray(fake_labels)
+  if len(real) != len(real_labels) or len(fake) != len(fake_labels):
+    raise ValueError(
+      f"features and labels differ in number: {len(real)} real features for "
+      f"{len(real_labels)} labels, {len(fake)} generated for "
+      f"{len(fake_labels)}"
+    )
+  scores = {}
+  for c in np.unique(fake_labels):
+    a, b = real[real_labels == c], fake[fake_labels == c]
+    if len(a) < 2 or len(b) < 2:
+      raise ValueError(
+        f"class {c} has {len(a)} real and {len(b)} generated examples; "
+        "intra-FID needs at least 2 of each"
+      )
+    scores[int(c)] = fid_from_stats(FeatureStats.of(a), FeatureStats.of(b))
+  return scores

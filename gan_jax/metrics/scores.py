@@ -137,6 +137,29 @@ def digit_accuracy(real, fake, source):
   return {"class_accuracy": modes.accuracy(predicted, fake.labels)}
 
 
+@METRICS.register("intra_fid")
+@metric(keys=("intra_fid",), needs="features", needs_labels=True)
+def intra_fid(real, fake, source):
+  """Of a conditional generator: the mean over classes of the FID between
+  the real and the generated examples of each class (Miyato and Koyama
+  2018). Needs every feature kept: eval.max_features ≥ eval.num_samples
+  and the number of real examples."""
+  del source
+  for name, fs in (("real", real), ("generated", fake)):
+    if fs.features is None or len(fs.features) < fs.count:
+      raise ValueError(
+        f"intra_fid needs every {name} feature, but eval.max_features keeps "
+        f"{0 if fs.features is None else len(fs.features)} of {fs.count}; "
+        f"raise eval.max_features to {fs.count} or more"
+      )
+  if real.labels is None:
+    raise ValueError("intra_fid needs a data source with reference_labels")
+  per_class = frechet.intra_fid(
+    real.features, real.labels, fake.features, fake.labels
+  )
+  return {"intra_fid": float(sum(per_class.values()) / len(per_class))}
+
+
 @METRICS.register("mixture_accuracy")
 @metric(
   keys=("class_accuracy",),
