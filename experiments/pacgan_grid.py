@@ -1,4 +1,5 @@
-"""PacGAN's mode-collapse protocol on the 2-D grid, GAN against PacGAN2.
+"""PacGAN's mode-collapse protocol on the 2-D grid: GAN, PacGAN2, and the
+GAN with a gradient penalty.
 
 experiments/pacgan_ring.py (PacGAN2, 10,000 steps, scored once at the
 end) on the grid of experiments/mog_grid.py: 25 Gaussians, σ = 0.05. Ten
@@ -6,6 +7,7 @@ seeds per row:
 
 python -m gan_jax.sweep --config experiments/pacgan_grid.py --workdir runs/pacgan_grid/gan --seeds 0-9 model.pack=1
 python -m gan_jax.sweep --config experiments/pacgan_grid.py --workdir runs/pacgan_grid/pack2 --seeds 0-9
+python -m gan_jax.sweep --config experiments/pacgan_grid.py --workdir runs/pacgan_grid/gp --seeds 0-9 model.pack=1 regularizers=gp=0.1
 
 Results against the paper's in experiments/README.md.
 """
