@@ -340,6 +340,16 @@ def test_cbn_needs_the_generator_batchnorm(tiny_conditional):
     run.assemble(tiny_conditional)
 
 
+def test_an_unconditional_custom_architecture_is_refused(tiny_conditional):
+  @models.ARCHITECTURES.register("plain_for_conditioning_test")
+  def build(cfg, data_shape, axis_name=None):
+    return models.build_mlp(cfg, data_shape, axis_name)
+
+  tiny_conditional.model.arch = "plain_for_conditioning_test"
+  with pytest.raises(ConfigError, match="builds unconditional models"):
+    run.assemble(tiny_conditional)
+
+
 @pytest.mark.parametrize(
   "overrides, message",
   [

@@ -143,11 +143,12 @@ def generated_batches(
   """``count`` samples in batches; batch ``i`` uses noise ``fold_in(key, i)``
   and, if conditional, the labels :func:`balanced_labels` gives its rows."""
   generate = _sampler(generator, batch_size, latent_dist, latent_dim)
-  for i in range(math.ceil(count / batch_size)):
-    y = None
-    if num_classes:
-      rows = np.arange(i * batch_size, (i + 1) * batch_size)
-      y = (rows % num_classes).astype(np.int32)
+  n = math.ceil(count / batch_size)
+  labels = balanced_labels(n * batch_size, num_classes) if num_classes else None
+  for i in range(n):
+    y = (
+      None if labels is None else labels[i * batch_size : (i + 1) * batch_size]
+    )
     batch = generate(g_params, g_state, jax.random.fold_in(key, i), y)
     yield np.asarray(batch, np.float32)[: count - i * batch_size]
 

@@ -10,6 +10,8 @@ A conditional run (``model.g_cond`` and ``model.d_cond`` set) also passes
 discriminator of ``(images, y)`` (:mod:`gan_jax.models.conditioning`).
 """
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 
@@ -45,9 +47,11 @@ def _square_resolution(
   return res
 
 
-def _conditioning(cfg: ModelConfig, num_classes: int) -> tuple[dict, dict]:
+def _conditioning(
+  cfg: ModelConfig, num_classes: int, g_batchnorm: bool
+) -> tuple[dict, dict]:
   """The generator's and the discriminator's conditioning options."""
-  if cfg.g_cond == "cbn" and cfg.g_norm != "batch":
+  if cfg.g_cond == "cbn" and not g_batchnorm:
     raise ConfigError(
       "model.g_cond=cbn conditions the generator's BatchNorm, but "
       f"model.g_norm={cfg.g_norm!r}; set model.g_norm=batch or "
@@ -65,7 +69,7 @@ def build_dcgan(
   num_classes: int = 0,
 ) -> tuple[Model, Model]:
   res = _square_resolution("dcgan", data_shape, (8, 16, 32, 64, 128))
-  g_cond, d_cond = _conditioning(cfg, num_classes)
+  g_cond, d_cond = _conditioning(cfg, num_classes, cfg.g_norm == "batch")
   common = {
     "width": cfg.width,
     "momentum": cfg.bn_momentum,
@@ -101,7 +105,7 @@ def build_resnet(
 ) -> tuple[Model, Model]:
   """SNGAN's ResNets (models.resnet) for square images of 8 to 64 pixels."""
   res = _square_resolution("resnet", data_shape, (8, 16, 32, 64))
-  g_cond, d_cond = _conditioning(cfg, num_classes)
+  g_cond, d_cond = _conditioning(cfg, num_classes, g_batchnorm=True)
   sizes = [s for s in (8, 16, 32) if s <= res // 2]
   if cfg.attention_res and cfg.attention_res not in sizes:
     raise ConfigError(
@@ -144,7 +148,7 @@ def build_mlp(
   axis_name: str | None = None,
   num_classes: int = 0,
 ) -> tuple[Model, Model]:
-  g_cond, d_cond = _conditioning(cfg, num_classes)
+  g_cond, d_cond = _conditioning(cfg, num_classes, cfg.g_norm == "batch")
   common = {
     "hidden": cfg.hidden,
     "depth": cfg.depth,
@@ -179,6 +183,15 @@ def build(
   the discriminator judges packs of that many samples (PacGAN). With
   ``num_classes`` > 0 both are conditional on labels of that many classes
   (``cfg.g_cond``, ``cfg.d_cond``)."""
-  extra = {"num_classes": num_classes} if num_classes else {}
-  g, d = ARCHITECTURES[cfg.arch](cfg, tuple(data_shape), axis_name, **extra)
+  builder = ARCHITECTURES[cfg.arch]
+  extra = {}
+  if num_classes:
+    if "num_classes" not in inspect.signature(builder).parameters:
+      raise ConfigError(
+        f"model.arch={cfg.arch!r} builds unconditional models (its builder "
+        "takes no num_classes); set model.g_cond=none and model.d_cond=none, "
+        "or give the builder a num_classes argument"
+      )
+    extra = {"num_classes": num_classes}
+  g, d = builder(cfg, tuple(data_shape), axis_name, **extra)
   return g, packed(d, cfg.pack)
