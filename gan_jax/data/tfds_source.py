@@ -140,18 +140,6 @@ class TfdsSource:
         self._labels = np.asarray(labels, np.int32)
     return self._pixels
 
-  def labels(self) -> np.ndarray:
-    """Every example's class label, int32 (read once)."""
-    if self._labels is None:
-      key = self.label_key
-      read = (
-        grain.MapDataset.source(self._data)
-        .map(lambda record: record[key])
-        .to_iter_dataset(grain.ReadOptions(num_threads=self.threads))
-      )
-      self._labels = np.fromiter(read, np.int32, count=len(self))
-    return self._labels
-
   def batches(self, batch_size: int, shard: Shard) -> grain.MapDataset:
     """Decoded per example in grain's threads, or, in memory, gathered a
     batch at a time by the same shuffled indices: the same batches."""
@@ -172,13 +160,14 @@ class TfdsSource:
         "model.g_cond=none and model.d_cond=none"
       )
     if self.in_memory():
+      pixels = self.pixels()  # Reads the labels in the same pass.
       return gathered_batches(
-        self.pixels(),
+        pixels,
         self.seed,
         batch_size,
         shard,
         self.preprocess.scale,
-        labels=self.labels(),
+        labels=self._labels,
       )
     key = self.label_key
     examples = grain.MapDataset.source(self._data).map(

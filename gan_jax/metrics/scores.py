@@ -99,8 +99,7 @@ def density_coverage(real, fake, source):
 )
 def mixture_modes(real, fake, source):
   del real
-  if not hasattr(source, "centers"):
-    raise ValueError("mixture_modes needs a Gaussian-mixture data source")
+  _check_mixture(source, "mixture_modes")
   return modes.mixture_modes(fake.samples, source.centers, source.sigma)
 
 
@@ -171,10 +170,14 @@ def mixture_accuracy(real, fake, source):
   """Of a conditional 2-D mixture generator: the fraction of samples whose
   nearest mode is the mode (class) they were generated for."""
   del real
-  if not hasattr(source, "centers"):
-    raise ValueError("mixture_accuracy needs a Gaussian-mixture data source")
+  _check_mixture(source, "mixture_accuracy")
   nearest = modes.nearest_center(fake.samples, source.centers)
   return {"class_accuracy": modes.accuracy(nearest, fake.labels)}
+
+
+def _check_mixture(source, name: str) -> None:
+  if not hasattr(source, "centers"):
+    raise ValueError(f"{name} needs a Gaussian-mixture data source")
 
 
 def _digits_classifier():

@@ -32,7 +32,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models.layers import spectral
+from gan_jax.models.layers import normalization, spectral
 
 
 def inputs(x: Any, y: jax.Array | None) -> Any:
@@ -92,6 +92,27 @@ class ConditionalBatchNorm(nn.Module):
     gamma = gain(y).reshape(shape).astype(normed.dtype)
     beta = bias(y).reshape(shape).astype(normed.dtype)
     return normed * gamma + beta
+
+
+def generator_norm(
+  kind: str,
+  y: jax.Array | None,
+  train: bool,
+  *,
+  cond: str,
+  num_classes: int,
+  momentum: float,
+  axis_name: str | None,
+  dtype: Any = None,
+):
+  """A generator's normalisation layer: with ``cond="cbn"`` conditional
+  BatchNorm on the labels ``y``, else :func:`normalization` of ``kind``."""
+  if cond == "cbn":
+    cbn = ConditionalBatchNorm(num_classes, momentum, axis_name, dtype)
+    return lambda h: cbn(h, y, train)
+  return normalization(
+    kind, train, momentum=momentum, axis_name=axis_name, dtype=dtype
+  )
 
 
 class Projection(nn.Module):

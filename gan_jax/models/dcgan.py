@@ -78,14 +78,12 @@ class Generator(nn.Module):
     z = conditioning.generator_input(z, y, self.cond, self.num_classes)
 
     def norm():
-      if self.cond == "cbn":
-        cbn = conditioning.ConditionalBatchNorm(
-          self.num_classes, self.momentum, self.axis_name, self.dtype
-        )
-        return lambda h: cbn(h, y, train)
-      return normalization(
+      return conditioning.generator_norm(
         self.norm,
+        y,
         train,
+        cond=self.cond,
+        num_classes=self.num_classes,
         momentum=self.momentum,
         axis_name=self.axis_name,
         dtype=self.dtype,

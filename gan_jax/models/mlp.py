@@ -31,14 +31,15 @@ class Generator(nn.Module):
     x = conditioning.generator_input(z, y, self.cond, self.num_classes)
     for _ in range(self.depth):
       x = nn.Dense(self.hidden)(x)
-      if self.cond == "cbn":
-        x = conditioning.ConditionalBatchNorm(
-          self.num_classes, self.momentum, self.axis_name
-        )(x, y, train)
-      else:
-        x = normalization(
-          self.norm, train, momentum=self.momentum, axis_name=self.axis_name
-        )(x)
+      x = conditioning.generator_norm(
+        self.norm,
+        y,
+        train,
+        cond=self.cond,
+        num_classes=self.num_classes,
+        momentum=self.momentum,
+        axis_name=self.axis_name,
+      )(x)
       x = nn.relu(x)
     x = nn.Dense(math.prod(self.out_shape))(x)
     return x.reshape((z.shape[0], *self.out_shape))

@@ -43,7 +43,7 @@ import jax.numpy as jnp
 from gan_jax.models import conditioning
 from gan_jax.models.attention import SelfAttention
 from gan_jax.models.dcgan import conv_layers
-from gan_jax.models.layers import normalization, spectral
+from gan_jax.models.layers import spectral
 
 xavier = nn.initializers.xavier_uniform()
 
@@ -80,13 +80,12 @@ class Generator(nn.Module):
     z = conditioning.generator_input(z, y, self.cond, self.num_classes)
 
     def norm(x):
-      if self.cond == "cbn":
-        return conditioning.ConditionalBatchNorm(
-          self.num_classes, self.momentum, self.axis_name, self.dtype
-        )(x, y, train)
-      return normalization(
+      return conditioning.generator_norm(
         "batch",
+        y,
         train,
+        cond=self.cond,
+        num_classes=self.num_classes,
         momentum=self.momentum,
         axis_name=self.axis_name,
         dtype=self.dtype,
