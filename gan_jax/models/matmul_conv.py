@@ -10,9 +10,14 @@ pieces and one matrix multiplication:
 - ``conv`` with stride s moves each s×s block of the padded input into
   channels (space-to-depth) and convolves with a ceil(k/s)-wide kernel over
   s²·C_in channels;
-- ``conv_transpose`` with stride s convolves with a ceil(k/s)-wide kernel
-  into s²·C_out channels, one group per output phase, and interleaves the
-  phases (depth-to-space: the "sub-pixel" convolution of Shi et al. 2016);
+- ``conv_transpose`` multiplies each input pixel with the whole kernel
+  (one matrix multiplication into kh·kw·C_out columns) and adds the
+  products into the output where their taps land: per output phase, a sum
+  of ceil(k/s)² shifted slices, then the phases interleaved (depth-to-space,
+  as in the "sub-pixel" convolution of Shi et al. 2016). This is col2im,
+  the output-side form: it moves kh·kw·C_out numbers per input pixel where
+  im2col moves kh·kw·C_in per output pixel, which is what makes a
+  generator's last layer (few output channels) cheap;
 - the stride-1 convolution gathers its k_h·k_w shifted windows into one
   patch matrix and multiplies it with the kernel (im2col).
 
@@ -24,6 +29,7 @@ same as Flax's ``nn.Conv`` and ``nn.ConvTranspose`` (the modules below).
 benchmarks/README.md has the measurements.
 """
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,23 +49,47 @@ def conv(
   padding: Padding,
   precision=None,
 ) -> jax.Array:
-  """``lax.conv_general_dilated(x, kernel, strides, padding)`` in NHWC/HWIO."""
+  """``lax.conv_general_dilated(x, kernel, strides, padding)`` in NHWC/HWIO.
+
+  Computed as one matrix multiplication of the patches (im2col) with the
+  kernel. With m = ceil(k/s), padded input row s·(q + i) + r (i < m, r < s)
+  is row (q + i, r) of the padded input viewed as (rows/s, s, cols/s, s·C),
+  and likewise for columns, where the s neighbouring pixels are s·C
+  contiguous numbers. So the patch of output (q_h, q_w) is m_h·s_h·m_w
+  slices of that view, taken in the kernel's own (k_h, k_w, C) order: no
+  transpose of the input or the kernel.
+  """
   sizes, ks = x.shape[1:3], kernel.shape[:2]
+  (b, _, _, c), o = x.shape, kernel.shape[-1]
+  (sh, sw) = strides
   pads = _conv_pads(sizes, ks, strides, padding)
-  outs = [
+  (ho, wo) = outs = [
     (n + lo + hi - k) // s + 1
     for n, k, s, (lo, hi) in zip(sizes, ks, strides, pads)
   ]
-  ms = [math.ceil(k / s) for k, s in zip(ks, strides)]
+  (mh, mw) = ms = [math.ceil(k / s) for k, s in zip(ks, strides)]
   # Pad (or crop) each side so the padded length is exactly (out + m - 1) * s.
   config = [(0, 0, 0)]
-  for n, s, m, o, (lo, _) in zip(sizes, strides, ms, outs, pads):
-    config.append((lo, (o + m - 1) * s - n - lo, 0))
+  for n, s, m, q, (lo, _) in zip(sizes, strides, ms, outs, pads):
+    config.append((lo, (q + m - 1) * s - n - lo, 0))
   config.append((0, 0, 0))
   x = lax.pad(x, jnp.zeros((), x.dtype), config)
-  if any(s > 1 for s in strides):
-    x = _space_to_depth(x, strides)
-  return _valid(x, _strided_kernel(kernel, strides, ms), precision)
+  x = x.reshape(b, ho + mh - 1, sh, wo + mw - 1, sw * c)
+  windows = [
+    x[:, i : i + ho, r, j : j + wo]
+    for i in range(mh)
+    for r in range(sh)
+    for j in range(mw)
+  ]
+  # Stacking on a new axis is faster on XLA:CPU than concatenating.
+  patches = windows[0] if len(windows) == 1 else jnp.stack(windows, axis=-2)
+  kernel = jnp.pad(
+    kernel, ((0, mh * sh - ks[0]), (0, mw * sw - ks[1]), (0, 0), (0, 0))
+  )
+  y = _matmul(
+    patches.reshape(b * ho * wo, -1), kernel.reshape(-1, o), precision
+  )
+  return y.reshape(b, ho, wo, o)
 
 
 def conv_transpose(
@@ -75,45 +105,77 @@ def conv_transpose(
   dilated input: 'SAME' and 'VALID' follow lax's rules for the forward
   convolution, and explicit pairs ``(lo, hi)`` pad the dilated input itself,
   as lax does by default.
+
+  Computed from the output side (col2im): each input pixel times the whole
+  kernel, ``x @ K`` with K of shape (C_in, kh·kw·C_out), and the products
+  added into the output where each tap lands. Input pixel i and tap t land on
+  output s·i + t of the full transposed convolution (the kernel flipped, as
+  lax correlates the dilated input with it). Writing t = s·u + r, that is
+  row (i + u, r) of the output viewed as (rows/s, s, cols/s, s·C_out), so
+  the products of the m_h·m_w tap groups u are shifted slices added into
+  that view (moving runs of s·C_out contiguous numbers), which is the
+  output; it is then cropped or padded to lax's output.
   """
   sizes, ks = x.shape[1:3], kernel.shape[:2]
-  ms = [math.ceil(k / s) for k, s in zip(ks, strides)]
-  config = [(0, 0, 0)]
-  crops = []
-  for n, k, s, m, (lo, hi) in zip(
-    sizes, ks, strides, ms, _transpose_pads(ks, strides, padding)
-  ):
-    # The full transposed convolution has (n - 1) * s + k outputs; lax's
-    # padding keeps `size` of them from `start` (zeros outside).
-    size = (n - 1) * s + lo + hi - k + 2
-    start = k - 1 - lo
-    # Phase r of output block q is output q * s + r; compute blocks [q0, q1).
-    q0, q1 = start // s, -(-(start + size) // s)
-    config.append((m - 1 - q0, q1 - n, 0))
-    crops.append((start - q0 * s, size))
-  config.append((0, 0, 0))
-  x = lax.pad(x, jnp.zeros((), x.dtype), config)
-  y = _valid(x, _phase_kernel(kernel, strides, ms), precision)
-  y = _depth_to_space(y, strides)
-  return y[:, crops[0][0] :, crops[1][0] :][:, : crops[0][1], : crops[1][1]]
-
-
-def _valid(x, kernel, precision):
-  """Stride-1 'VALID' convolution as one matrix multiplication (im2col)."""
-  kh, kw, c, o = kernel.shape
-  b, h, w, _ = x.shape
-  ho, wo = h - kh + 1, w - kw + 1
-  if kh * kw == 1:
-    patches = x
-  else:  # Stacking on a new axis is faster on XLA:CPU than concatenating.
-    windows = [
-      x[:, i : i + ho, j : j + wo] for i in range(kh) for j in range(kw)
-    ]
-    patches = jnp.stack(windows, axis=-2)
-  y = jnp.dot(
-    patches.reshape(-1, kh * kw * c), kernel.reshape(-1, o), precision=precision
+  (b, h, w, c), o = x.shape, kernel.shape[-1]
+  (sh, sw) = strides
+  (mh, mw) = [math.ceil(k / s) for k, s in zip(ks, strides)]
+  flipped = jnp.pad(
+    kernel[::-1, ::-1],
+    ((0, mh * sh - ks[0]), (0, mw * sw - ks[1]), (0, 0), (0, 0)),
   )
-  return y.reshape(b, ho, wo, o)
+  taps = flipped.transpose(2, 0, 1, 3).reshape(c, -1)  # (C, (t_h, t_w, O))
+  y = _matmul(x.reshape(-1, c), taps, precision)
+  y = y.reshape(b, h, w, mh, sh, mw, sw * o)
+  full = None  # (b, h + mh - 1, sh, w + mw - 1, sw·O)
+  for uh in range(mh):
+    for uw in range(mw):
+      pads = ((0, 0), (uh, mh - 1 - uh), (0, 0), (uw, mw - 1 - uw), (0, 0))
+      part = jnp.pad(y[:, :, :, uh, :, uw].transpose(0, 1, 3, 2, 4), pads)
+      full = part if full is None else full + part
+  full = full.reshape(b, (h + mh - 1) * sh, (w + mw - 1) * sw, o)
+  # The full transposed convolution has (n - 1) * s + k outputs; lax's
+  # padding keeps `size` of them from `start` (zeros outside).
+  config = [(0, 0, 0)]
+  for n, k, s, (lo, hi), length in zip(
+    sizes, ks, strides, _transpose_pads(ks, strides, padding), full.shape[1:3]
+  ):
+    start, size = k - 1 - lo, (n - 1) * s + lo + hi - k + 2
+    config.append((-start, start + size - length, 0))
+  config.append((0, 0, 0))
+  return lax.pad(full, jnp.zeros((), full.dtype), config)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _matmul(a, b, precision):
+  """``a @ b``; its gradient for ``b`` (a contraction over the rows of ``a``
+  and ``g``) is computed as ``(g.T @ a).T`` for a tall, wide ``a``.
+
+  XLA:CPU runs ``a.T @ g`` at about half its matmul speed when ``a`` is a
+  tall patch matrix wider than ``g`` (the discriminator's inner layers), and
+  ``g.T @ a`` at full speed. The transpose back costs a slow pass over the
+  result, so it pays only where the rows are many (at least twice the
+  columns of ``a``).
+  """
+  return jnp.dot(a, b, precision=precision)
+
+
+def _matmul_fwd(a, b, precision):
+  return jnp.dot(a, b, precision=precision), (a, b)
+
+
+def _matmul_bwd(precision, residuals, g):
+  a, b = residuals
+  grad_a = jnp.dot(g, b.T, precision=precision)
+  (rows, width), g_width = a.shape, g.shape[1]
+  if width > g_width and rows >= 2 * width:
+    grad_b = jnp.dot(g.T, a, precision=precision).T
+  else:
+    grad_b = jnp.dot(a.T, g, precision=precision)
+  return grad_a, grad_b
+
+
+_matmul.defvjp(_matmul_fwd, _matmul_bwd)
 
 
 def _conv_pads(sizes, ks, strides, padding):
@@ -137,46 +199,6 @@ def _transpose_pads(ks, strides, padding):
       raise ValueError(f"unknown padding {padding!r}")
     pads.append((lo, total - lo))
   return pads
-
-
-def _space_to_depth(x, strides):
-  (b, h, w, c), (sh, sw) = x.shape, strides
-  x = x.reshape(b, h // sh, sh, w // sw, sw, c)
-  return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h // sh, w // sw, -1)
-
-
-def _depth_to_space(y, strides):
-  (b, h, w, _), (sh, sw) = y.shape, strides
-  y = y.reshape(b, h, w, sh, sw, -1)
-  return y.transpose(0, 1, 3, 2, 4, 5).reshape(b, h * sh, w * sw, -1)
-
-
-def _strided_kernel(kernel, strides, ms):
-  """(kh, kw, C, O) → (mh, mw, sh·sw·C, O), tap m·s + r in channel group r."""
-  (kh, kw, c, o), (sh, sw), (mh, mw) = kernel.shape, strides, ms
-  kernel = jnp.pad(
-    kernel, ((0, mh * sh - kh), (0, mw * sw - kw), (0, 0), (0, 0))
-  )
-  kernel = kernel.reshape(mh, sh, mw, sw, c, o).transpose(0, 2, 1, 3, 4, 5)
-  return kernel.reshape(mh, mw, sh * sw * c, o)
-
-
-def _phase_kernel(kernel, strides, ms):
-  """(kh, kw, C, O) → (mh, mw, C, sh·sw·O).
-
-  Output phase r at block q sums inputs q - m' times kernel tap
-  k - 1 - m'·s - r (m' = 0 … m - 1); as a correlation over the input padded
-  by m - 1 on the left, tap j of the new kernel is m' = m - 1 - j.
-  """
-  (kh, kw, c, o), (sh, sw), (mh, mw) = kernel.shape, strides, ms
-  # Flip, pad at the end to m·s taps: flipped[t] = kernel[k - 1 - t].
-  flipped = kernel[::-1, ::-1]
-  flipped = jnp.pad(
-    flipped, ((0, mh * sh - kh), (0, mw * sw - kw), (0, 0), (0, 0))
-  )
-  # flipped[m'·s + r] is the tap of phase r at distance m'; reverse m'.
-  k6 = flipped.reshape(mh, sh, mw, sw, c, o)[::-1, :, ::-1]
-  return k6.transpose(0, 2, 4, 1, 3, 5).reshape(mh, mw, c, sh * sw * o)
 
 
 class Conv(nn.Module):
