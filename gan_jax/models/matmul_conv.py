@@ -7,19 +7,20 @@ compute the same results as ``lax.conv_general_dilated`` and
 ``lax.conv_transpose`` (NHWC, HWIO; tested to float rounding) from stride-1
 pieces and one matrix multiplication:
 
-- ``conv`` with stride s moves each s×s block of the padded input into
-  channels (space-to-depth) and convolves with a ceil(k/s)-wide kernel over
-  s²·C_in channels;
+- ``conv`` gathers the patches (im2col) from the padded input viewed as
+  (rows/s, s, cols/s, s·C_in), in the kernel's own (k_h, k_w, C_in) order,
+  and multiplies them with the kernel. Its backward pass keeps the input,
+  not the patches (4 times larger for a 4×4, stride-2 kernel), and takes
+  the kernel's gradient one window of the patch at a time;
 - ``conv_transpose`` multiplies each input pixel with the whole kernel
   (one matrix multiplication into kh·kw·C_out columns) and adds the
-  products into the output where their taps land: per output phase, a sum
-  of ceil(k/s)² shifted slices, then the phases interleaved (depth-to-space,
-  as in the "sub-pixel" convolution of Shi et al. 2016). This is col2im,
-  the output-side form: it moves kh·kw·C_out numbers per input pixel where
-  im2col moves kh·kw·C_in per output pixel, which is what makes a
-  generator's last layer (few output channels) cheap;
-- the stride-1 convolution gathers its k_h·k_w shifted windows into one
-  patch matrix and multiplies it with the kernel (im2col).
+  products into the output, viewed likewise, where their taps land: a sum
+  of ceil(k/s)² shifted slices, accumulated in place. This is col2im, the
+  output-side form: it moves kh·kw·C_out numbers per input pixel where
+  im2col moves kh·kw·C_in per output pixel, which makes a generator's last
+  layer (few output channels) cheap, and it has the direct convolution's
+  FLOPs where the sub-pixel form (Shi et al. 2016) computes (n+1)² blocks
+  for n².
 
 The FLOPs are those of the direct convolution (for k divisible by s), and
 every gradient is again a matrix multiplication or a sum of shifted slices.
@@ -75,6 +76,18 @@ def conv(
   config.append((0, 0, 0))
   x = lax.pad(x, jnp.zeros((), x.dtype), config)
   x = x.reshape(b, ho + mh - 1, sh, wo + mw - 1, sw * c)
+  kernel = jnp.pad(
+    kernel, ((0, mh * sh - ks[0]), (0, mw * sw - ks[1]), (0, 0), (0, 0))
+  )
+  geometry = (mh, sh, mw, ho, wo)
+  y = _patch_matmul(x, kernel.reshape(-1, o), geometry, precision)
+  return y.reshape(b, ho, wo, o)
+
+
+def _patches(x, geometry):
+  """The (b·ho·wo, mh·sh·mw·sw·C) patch matrix of the (b, rows/s, s,
+  cols/s, s·C) view of the padded input."""
+  mh, sh, mw, ho, wo = geometry
   windows = [
     x[:, i : i + ho, r, j : j + wo]
     for i in range(mh)
@@ -83,13 +96,43 @@ def conv(
   ]
   # Stacking on a new axis is faster on XLA:CPU than concatenating.
   patches = windows[0] if len(windows) == 1 else jnp.stack(windows, axis=-2)
-  kernel = jnp.pad(
-    kernel, ((0, mh * sh - ks[0]), (0, mw * sw - ks[1]), (0, 0), (0, 0))
+  return patches.reshape(x.shape[0] * ho * wo, -1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _patch_matmul(x, kernel, geometry, precision):
+  """``_patches(x) @ kernel``, keeping ``x`` for the backward pass instead
+  of the patches, which are mh·sh·mw times larger (4 for a 4×4, stride-2
+  kernel): the backward pass gathers them again, a memory copy."""
+  return jnp.dot(_patches(x, geometry), kernel, precision=precision)
+
+
+def _patch_matmul_fwd(x, kernel, geometry, precision):
+  return _patch_matmul(x, kernel, geometry, precision), (x, kernel)
+
+
+def _patch_matmul_bwd(geometry, precision, residuals, g):
+  x, kernel = residuals
+  mh, sh, mw, ho, wo = geometry
+  # The kernel's gradient window by window: a stack of the patches here
+  # would be merged with the forward pass's (XLA's CSE; optimization
+  # barriers are gone by then on CPU) and kept alive in between.
+  windows = [
+    x[:, i : i + ho, r, j : j + wo].reshape(-1, x.shape[-1])
+    for i in range(mh)
+    for r in range(sh)
+    for j in range(mw)
+  ]
+  grad_kernel = jnp.concatenate(
+    [jnp.dot(w.T, g, precision=precision) for w in windows]
   )
-  y = _matmul(
-    patches.reshape(b * ho * wo, -1), kernel.reshape(-1, o), precision
-  )
-  return y.reshape(b, ho, wo, o)
+  grad_patches = jnp.dot(g, kernel.T, precision=precision)
+  gather = functools.partial(_patches, geometry=geometry)
+  (grad_x,) = jax.linear_transpose(gather, x)(grad_patches)
+  return grad_x, grad_kernel
+
+
+_patch_matmul.defvjp(_patch_matmul_fwd, _patch_matmul_bwd)
 
 
 def conv_transpose(
@@ -127,12 +170,12 @@ def conv_transpose(
   taps = flipped.transpose(2, 0, 1, 3).reshape(c, -1)  # (C, (t_h, t_w, O))
   y = _matmul(x.reshape(-1, c), taps, precision)
   y = y.reshape(b, h, w, mh, sh, mw, sw * o)
-  full = None  # (b, h + mh - 1, sh, w + mw - 1, sw·O)
+  # (b, h + mh - 1, sh, w + mw - 1, sw·O), accumulated in place.
+  full = jnp.zeros((b, h + mh - 1, sh, w + mw - 1, sw * o), y.dtype)
   for uh in range(mh):
     for uw in range(mw):
-      pads = ((0, 0), (uh, mh - 1 - uh), (0, 0), (uw, mw - 1 - uw), (0, 0))
-      part = jnp.pad(y[:, :, :, uh, :, uw].transpose(0, 1, 3, 2, 4), pads)
-      full = part if full is None else full + part
+      part = y[:, :, :, uh, :, uw].transpose(0, 1, 3, 2, 4)
+      full = full.at[:, uh : uh + h, :, uw : uw + w].add(part)
   full = full.reshape(b, (h + mh - 1) * sh, (w + mw - 1) * sw, o)
   # The full transposed convolution has (n - 1) * s + k outputs; lax's
   # padding keeps `size` of them from `start` (zeros outside).
