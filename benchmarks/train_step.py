@@ -26,8 +26,9 @@ pipeline has its own benchmark). Printed per implementation:
   PyTorch's);
 - peak RSS: the worker's peak resident memory while it trains (on Linux the
   peak is reset once the worker has compiled and warmed up, so it is the
-  training's, not the compiler's), and that peak less the worker's RSS
-  after its imports;
+  training's, not the compiler's); gan_jax's worker runs as the train
+  command does (``gan_jax.cpu_memory``: XLA's low-memory scheduler, and the
+  heap the compiler freed handed back);
 - compile: seconds from the start of the first step to the end of the
   warm-up (PyTorch eager: two warm-up steps and the FLOP count).
 
@@ -101,7 +102,15 @@ class JaxWorker:
     import numpy as np
 
     from gan_jax import config as config_lib
-    from gan_jax import keys, losses, models, optimizers, parallel, step
+    from gan_jax import (
+      cpu_memory,
+      keys,
+      losses,
+      models,
+      optimizers,
+      parallel,
+      step,
+    )
     from gan_jax import state as state_lib
     from gan_jax.multi_step import steps_per_call
 
@@ -176,6 +185,7 @@ class JaxWorker:
     for k in args.steps_per_call:
       self.run(k)
     self.compile_s = time.perf_counter() - start
+    cpu_memory.release_freed_heap()  # As the train loop does, compiled.
     self.gpu = jax.devices()[0].platform != "cpu"
 
   def run(self, k: int) -> int:
@@ -325,6 +335,10 @@ def worker(args) -> None:
   """Serves commands on stdin, one JSON reply per line on stdout."""
   out = sys.stdout
   sys.stdout = sys.stderr  # Library chatter must not break the protocol.
+  if args.worker == "jax":  # As the train command runs, before JAX starts.
+    from gan_jax import cpu_memory
+
+    cpu_memory.use_low_memory_scheduler()
   impl = JaxWorker(args) if args.worker == "jax" else TorchWorker(args)
   # Peak memory from here on: training, not imports or compilation.
   impl.ready_rss, impl.peak_reset = _rss_mb(), _reset_peak()

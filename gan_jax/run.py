@@ -20,7 +20,16 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from gan_jax import augment, data, keys, losses, models, optimizers, parallel
+from gan_jax import (
+  augment,
+  cpu_memory,
+  data,
+  keys,
+  losses,
+  models,
+  optimizers,
+  parallel,
+)
 from gan_jax import config as config_lib
 from gan_jax import regularizers as regs
 from gan_jax import state as state_lib
@@ -433,6 +442,7 @@ def train(
         bar.update(per_call)
         if timer_start is None:  # Time from the end of the compiled first step.
           jax.block_until_ready(metrics)
+          cpu_memory.release_freed_heap()  # What the compiler freed.
           timer_start, timed_from = time.perf_counter(), step
         if step % cfg.log_every == 0 or step == cfg.steps:
           values = jax.device_get(strategy.get_metrics(metrics))

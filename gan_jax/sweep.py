@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_jax import cpu_memory
 from gan_jax.errors import UserError
 
 
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--no-progress", action="store_true")
   parser.add_argument("overrides", nargs="*", metavar="key=value")
   args = parser.parse_args(argv)
+  cpu_memory.use_low_memory_scheduler()  # Before JAX starts its backend.
   try:
     from gan_jax import config, run  # pylint: disable=g-import-not-at-top
 

@@ -15,6 +15,7 @@ with 130, keeping the checkpoints written before.
 import argparse
 import sys
 
+from gan_jax import cpu_memory
 from gan_jax.errors import UserError
 
 
@@ -63,6 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
   args = parse_args(argv)
+  cpu_memory.use_low_memory_scheduler()  # Before JAX starts its backend.
   try:
     # Imported late so that --help answers without loading JAX.
     from gan_jax import config, distributed, run  # pylint: disable=g-import-not-at-top
