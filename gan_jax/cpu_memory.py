@@ -3,7 +3,7 @@
 - :func:`use_low_memory_scheduler` makes XLA:CPU order each compiled
   program to keep fewer buffers alive at once (its list scheduler) instead
   of ordering for concurrency, its default. For dcgan64 at batch 256 the
-  step then needs 2.0 GB instead of 3.5 GB, as fast on 2 cores; the order
+  step then needs 2.0 GB instead of 3.2 GB, as fast on 2 cores; the order
   of operations changes no result. XLA reads the option once, from
   ``XLA_FLAGS``, when JAX starts its CPU backend, so this must run before
   the first computation; the train command calls it first thing.
