@@ -28,7 +28,8 @@ pipeline has its own benchmark). Printed per implementation:
   peak is reset once the worker has compiled and warmed up, so it is the
   training's, not the compiler's); gan_jax's worker runs as the train
   command does (``gan_jax.cpu_memory``: XLA's low-memory scheduler, and the
-  heap the compiler freed handed back);
+  heap the compiler freed handed back). ``--json`` also keeps the RSS after
+  the worker's imports and once it has compiled;
 - compile: seconds from the start of the first step to the end of the
   warm-up (PyTorch eager: two warm-up steps and the FLOP count).
 
