@@ -155,6 +155,10 @@ class Config:
   batch_size: int = 64
   # Discriminator updates per generator update; each takes a fresh real batch.
   n_critic: int = 1
+  # The generator update on the last discriminator update's fakes, back
+  # through that generator pass, as in PyTorch's DCGAN example: one
+  # generator forward pass fewer per step. False: new noise, a new pass.
+  reuse_fakes: bool = False
   # Train steps per compiled call (lax.scan over batches already on the
   # device): fewer host round trips for small models. The same keys and
   # results as one step per call; the *_every intervals and eval.every must

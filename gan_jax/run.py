@@ -186,6 +186,7 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     ada_target=cfg.ada_target,
     ada_step=cfg.batch_size * cfg.n_critic / (cfg.ada_kimg * 1000),
     acgan_weight=cfg.acgan_weight,
+    reuse_fakes=cfg.reuse_fakes,
   )
   return Assembly(
     source, strategy, generator, train_step, state, root, num_classes

@@ -5,7 +5,8 @@ batch and fresh noise, then one generator update against the updated
 discriminator. ``batch["x"]`` has shape ``(n_critic, batch_size, ...)``.
 The step key is split with ``fold_in``: discriminator update ``i`` draws its
 noise from ``fold_in(key, i)``, the generator update from
-``fold_in(key, n_critic)``; augmentations and regularizers of update ``i``
+``fold_in(key, n_critic)`` (with ``reuse_fakes``, it reuses the last
+discriminator update's); augmentations and regularizers of update ``i``
 draw from ``fold_in(key, n_critic + 1 + i)``, those of the generator update
 from ``fold_in(key, 2 * n_critic + 1)``. (Under ``pmap`` those two keys are
 folded with the device index, so that devices augment their rows
@@ -80,6 +81,7 @@ def make_train_step(
   ada_target: float = 0.0,
   ada_step: float = 0.0,
   acgan_weight: float = 1.0,
+  reuse_fakes: bool = False,
 ) -> Callable[[GANState, Any, jax.Array], tuple[GANState, Metrics]]:
   """Returns the (not yet compiled) train step of a GAN.
 
@@ -97,6 +99,12 @@ def make_train_step(
   and ``g_grad_norm``; with augmentation, ``augment_p`` after the step;
   with an auxiliary classifier, ``d_class_loss`` (real + fake),
   ``d_class_acc_real``, ``d_class_acc_fake`` and ``g_class_loss``.
+
+  With ``reuse_fakes``, the generator update is taken on the fakes of the
+  last discriminator update (its noise and labels), back through the
+  generator's forward pass made there, instead of a new forward pass on new
+  noise: one generator forward pass fewer per step, as in PyTorch's DCGAN
+  example. G's BatchNorm statistics then come from that pass.
   """
   sample = functools.partial(_sample_noise, latent_dist, latent_dim)
   regularizers = dict(regularizers or {})
@@ -109,12 +117,20 @@ def make_train_step(
     def see(key, x):
       return augment(key, x, state.augment_p) if augment else x
 
-    def d_update(carry, real_i, y, i):
+    def d_update(carry, real_i, y, i, keep_g=False):
       params, model_state, opt_state, reg_state = carry
       z = batch_axis.draw(sample, jax.random.fold_in(key, i), rows)
-      fake, _ = generator.apply(
-        state.g_params, state.g_state, inputs(z, y), True
-      )
+
+      def generate(g_params):
+        return generator.apply(g_params, state.g_state, inputs(z, y), True)
+
+      if keep_g:  # The generator update goes back through this pass.
+        fake, g_pullback, g_state = jax.vjp(
+          generate, state.g_params, has_aux=True
+        )
+        kept = (fake, g_pullback, g_state)
+      else:
+        fake, kept = generate(state.g_params)[0], None
       fake = jax.lax.stop_gradient(fake)
       extra = batch_axis.shard_key(jax.random.fold_in(key, n_critic + 1 + i))
       real_seen = see(jax.random.fold_in(extra, 0), real_i)
@@ -182,7 +198,7 @@ def make_train_step(
       metrics["d_grad_norm"] = optax.tree.norm(
         jax.lax.optimization_barrier(grads)
       )
-      return (params, model_state, opt_state, reg_state), metrics
+      return (params, model_state, opt_state, reg_state), metrics, kept
 
     # A Python loop, not lax.scan: XLA:CPU runs a convolution's kernel
     # gradient inside a while loop over 100 times slower (benchmarks/README).
@@ -190,7 +206,8 @@ def make_train_step(
     signs = []
     for i in range(n_critic):
       y = None if labels is None else labels[i]
-      carry, metrics = d_update(carry, real[i], y, i)
+      last = reuse_fakes and i == n_critic - 1
+      carry, metrics, kept = d_update(carry, real[i], y, i, keep_g=last)
       signs.append(metrics["ada_rt"])
     d_params, d_state, d_opt_state, reg_state = carry
     augment_p = state.augment_p
@@ -198,12 +215,10 @@ def make_train_step(
       metrics["ada_rt"] = jnp.mean(jnp.stack(signs))
       augment_p = ada_update(augment_p, metrics["ada_rt"], ada_target, ada_step)
 
-    z = batch_axis.draw(sample, jax.random.fold_in(key, n_critic), rows)
     g_extra = batch_axis.shard_key(jax.random.fold_in(key, 2 * n_critic + 1))
     y = None if labels is None else labels[n_critic - 1]
 
-    def g_loss(p):
-      fake, g_state = generator.apply(p, state.g_state, inputs(z, y), True)
+    def judged(fake):  # G's loss on these fakes, by the updated D.
       fake = see(g_extra, fake)
       out, _ = discriminator.apply(d_params, d_state, inputs(fake, y), True)
       d_fake, c_fake = outputs(out)
@@ -211,11 +226,25 @@ def make_train_step(
       if c_fake is not None:  # ACGAN: be classified as the label asked for.
         classes = {"g_class_loss": _cross_entropy(c_fake, y)}
         value = value + acgan_weight * classes["g_class_loss"]
-      return value, (g_state, classes)
+      return value, classes
 
-    (g_value, (g_state, g_classes)), grads = jax.value_and_grad(
-      g_loss, has_aux=True
-    )(state.g_params)
+    if reuse_fakes:
+      fake, g_pullback, g_state = kept
+      (g_value, g_classes), grad_fake = jax.value_and_grad(
+        judged, has_aux=True
+      )(fake)
+      (grads,) = g_pullback(grad_fake)
+    else:
+      z = batch_axis.draw(sample, jax.random.fold_in(key, n_critic), rows)
+
+      def g_loss(p):
+        fake, g_state = generator.apply(p, state.g_state, inputs(z, y), True)
+        value, classes = judged(fake)
+        return value, (g_state, classes)
+
+      (g_value, (g_state, g_classes)), grads = jax.value_and_grad(
+        g_loss, has_aux=True
+      )(state.g_params)
     grads = batch_axis.mean(grads)
     updates, g_opt_state = g_optimizer.update(
       grads, state.g_opt_state, state.g_params

@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from gan_jax import config, data, keys, losses, models, optimizers
+from gan_jax import config, data, keys, latent, losses, models, optimizers
 from gan_jax import state as state_lib
 from gan_jax.models import Model
 from gan_jax.step import make_train_step
@@ -197,3 +197,65 @@ def test_step_keys_come_from_fold_in():
     jax.random.key_data(jax.random.fold_in(root, 12)),
   )
   assert jnp.issubdtype(root.dtype, jax.dtypes.prng_key)
+
+
+def test_reusing_fakes_updates_g_on_the_d_updates_noise(tiny_digits):
+  """With reuse_fakes, G's update is the gradient of G's loss at the last
+  discriminator update's noise, judged by the updated D; D's update is the
+  same as without it."""
+  cfg = tiny_digits
+  source = data.build("digits", 0)
+  g, d = models.build(cfg.model, source.example_shape)
+  opt = optimizers.build(cfg.g_optimizer)
+  state = state_lib.init(
+    jax.random.key(0),
+    jax.random.key(1),
+    g,
+    d,
+    opt,
+    opt,
+    latent_dim=cfg.model.latent_dim,
+    example=source.reference(2),
+  )
+  batches = source.batches(cfg.batch_size, data.Shard())
+  batch = {"x": np.stack([batches[0]])}
+  key = jax.random.key(7)
+
+  def step(reuse):
+    fn = make_train_step(
+      g,
+      d,
+      losses.NON_SATURATING,
+      opt,
+      opt,
+      latent_dim=cfg.model.latent_dim,
+      reuse_fakes=reuse,
+    )
+    return jax.jit(fn)(state, batch, key)
+
+  reused, metrics = step(True)
+  fresh, _ = step(False)
+  assert _leaves_equal(reused.d_params, fresh.d_params)
+  assert trees_differ(reused.g_params, fresh.g_params)
+
+  # By hand: the D update's noise, its G pass, the updated D.
+  z = latent.sample(
+    cfg.model.latent_dist,
+    jax.random.fold_in(key, 0),
+    cfg.batch_size,
+    cfg.model.latent_dim,
+  )
+
+  def g_loss(p):
+    fake, g_state = g.apply(p, state.g_state, z, True)
+    out, _ = d.apply(reused.d_params, reused.d_state, fake, True)
+    return losses.NON_SATURATING.generator(out), g_state
+
+  (value, g_state), grads = jax.value_and_grad(g_loss, has_aux=True)(
+    state.g_params
+  )
+  updates, _ = opt.update(grads, state.g_opt_state, state.g_params)
+  want = optax.apply_updates(state.g_params, updates)
+  np.testing.assert_allclose(metrics["g_loss"], value, rtol=1e-5)
+  chex.assert_trees_all_close(reused.g_params, want, rtol=1e-4, atol=1e-6)
+  chex.assert_trees_all_close(reused.g_state, g_state, rtol=1e-5)
