@@ -2,8 +2,8 @@
 
     python benchmarks/train_step.py --workload dcgan32 [--batch 64]
         [--repeats 5] [--seconds 10] [--steps-per-call 1,4]
-        [--conv-impl auto] [--precision float32] [--torch-compile]
-        [--torch-device cpu] [--no-torch]
+        [--conv-impl auto] [--precision float32] [--reuse-fakes no,yes]
+        [--torch-compile] [--torch-device cpu] [--no-torch]
 
 Workloads (the performance issue defines them): `dcgan32`, G z(128) →
 4×4×512 → 8×8×256 → 16×16×128 → 32×32×3 with 4×4 stride-2 transposed
@@ -135,6 +135,7 @@ class JaxWorker:
       opt,
       opt,
       latent_dim=w["latent_dim"],
+      reuse_fakes=args.reuse_fakes,
     )
     real = np.random.default_rng(0).uniform(-1, 1, (b, res, res, 3))
     real = real.astype(np.float32)
@@ -432,6 +433,13 @@ def main() -> None:
     default=["float32"],
     help="float32 or bfloat16; several, comma-separated, time each",
   )
+  parser.add_argument(
+    "--reuse-fakes",
+    type=_csv(str),
+    default=["no"],
+    help="no or yes (gan_jax's reuse_fakes: G updated on the D update's "
+    "fakes, as the PyTorch reference does); no,yes times both",
+  )
   parser.add_argument("--torch-compile", action="store_true")
   parser.add_argument("--torch-device", default="cpu")
   parser.add_argument("--no-torch", action="store_true")
@@ -446,20 +454,28 @@ def main() -> None:
   for value in args.precision:
     if value not in ("float32", "bfloat16"):
       parser.error(f"--precision: {value!r} is not float32 or bfloat16")
+  for value in args.reuse_fakes:
+    if value not in ("no", "yes"):
+      parser.error(f"--reuse-fakes: {value!r} is not no or yes")
   if args.worker:
     args.conv_impl, args.precision = args.conv_impl[0], args.precision[0]
+    args.reuse_fakes = args.reuse_fakes[0] == "yes"
     return worker(args)
 
   argv = sys.argv[1:]
   workers = {}
   for impl in args.conv_impl:
     for precision in args.precision:
-      name = f"gan_jax ({impl}, {precision})"
-      workers[name] = Worker(
-        name,
-        "jax",
-        argv + ["--conv-impl", impl, "--precision", precision],
-      )
+      for reuse in args.reuse_fakes:
+        extra = ", reuse fakes" if reuse == "yes" else ""
+        name = f"gan_jax ({impl}, {precision}{extra})"
+        workers[name] = Worker(
+          name,
+          "jax",
+          argv
+          + ["--conv-impl", impl, "--precision", precision]
+          + ["--reuse-fakes", reuse],
+        )
   jax_names = list(workers)
   if not args.no_torch:
     workers["torch"] = Worker("torch", "torch", argv)
