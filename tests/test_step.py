@@ -22,7 +22,8 @@ def _leaves_equal(a, b) -> bool:
   return not trees_differ(a, b)
 
 
-def _digits_step(cfg, g_opt=None, d_opt=None, n_critic=1):
+def _digits_models(cfg, g_opt=None, d_opt=None):
+  """(source, G, D, G's optimizer, D's optimizer, initial state)."""
   source = data.build("digits", 0)
   g, d = models.build(cfg.model, source.example_shape)
   g_opt = g_opt or optimizers.build(cfg.g_optimizer)
@@ -37,6 +38,11 @@ def _digits_step(cfg, g_opt=None, d_opt=None, n_critic=1):
     latent_dim=cfg.model.latent_dim,
     example=source.reference(2),
   )
+  return source, g, d, g_opt, d_opt, state
+
+
+def _digits_step(cfg, g_opt=None, d_opt=None, n_critic=1):
+  source, g, d, g_opt, d_opt, state = _digits_models(cfg, g_opt, d_opt)
   step = make_train_step(
     g,
     d,
@@ -204,19 +210,7 @@ def test_reusing_fakes_updates_g_on_the_d_updates_noise(tiny_digits):
   discriminator update's noise, judged by the updated D; D's update is the
   same as without it."""
   cfg = tiny_digits
-  source = data.build("digits", 0)
-  g, d = models.build(cfg.model, source.example_shape)
-  opt = optimizers.build(cfg.g_optimizer)
-  state = state_lib.init(
-    jax.random.key(0),
-    jax.random.key(1),
-    g,
-    d,
-    opt,
-    opt,
-    latent_dim=cfg.model.latent_dim,
-    example=source.reference(2),
-  )
+  source, g, d, g_opt, d_opt, state = _digits_models(cfg)
   batches = source.batches(cfg.batch_size, data.Shard())
   batch = {"x": np.stack([batches[0]])}
   key = jax.random.key(7)
@@ -226,8 +220,8 @@ def test_reusing_fakes_updates_g_on_the_d_updates_noise(tiny_digits):
       g,
       d,
       losses.NON_SATURATING,
-      opt,
-      opt,
+      g_opt,
+      d_opt,
       latent_dim=cfg.model.latent_dim,
       reuse_fakes=reuse,
     )
@@ -254,7 +248,7 @@ def test_reusing_fakes_updates_g_on_the_d_updates_noise(tiny_digits):
   (value, g_state), grads = jax.value_and_grad(g_loss, has_aux=True)(
     state.g_params
   )
-  updates, _ = opt.update(grads, state.g_opt_state, state.g_params)
+  updates, _ = g_opt.update(grads, state.g_opt_state, state.g_params)
   want = optax.apply_updates(state.g_params, updates)
   np.testing.assert_allclose(metrics["g_loss"], value, rtol=1e-5)
   chex.assert_trees_all_close(reused.g_params, want, rtol=1e-4, atol=1e-6)

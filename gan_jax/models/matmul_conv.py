@@ -84,16 +84,23 @@ def conv(
   return y.reshape(b, ho, wo, o)
 
 
-def _patches(x, geometry):
-  """The (b·ho·wo, mh·sh·mw·sw·C) patch matrix of the (b, rows/s, s,
-  cols/s, s·C) view of the padded input."""
+def _windows(x, geometry):
+  """The patch's mh·sh·mw windows of the (b, rows/s, s, cols/s, s·C) view
+  of the padded input, each (b, ho, wo, s·C), in the kernel's row order."""
   mh, sh, mw, ho, wo = geometry
-  windows = [
+  return [
     x[:, i : i + ho, r, j : j + wo]
     for i in range(mh)
     for r in range(sh)
     for j in range(mw)
   ]
+
+
+def _patches(x, geometry):
+  """The (b·ho·wo, mh·sh·mw·sw·C) patch matrix of the (b, rows/s, s,
+  cols/s, s·C) view of the padded input."""
+  _, _, _, ho, wo = geometry
+  windows = _windows(x, geometry)
   # Stacking on a new axis is faster on XLA:CPU than concatenating.
   patches = windows[0] if len(windows) == 1 else jnp.stack(windows, axis=-2)
   return patches.reshape(x.shape[0] * ho * wo, -1)
@@ -113,16 +120,10 @@ def _patch_matmul_fwd(x, kernel, geometry, precision):
 
 def _patch_matmul_bwd(geometry, precision, residuals, g):
   x, kernel = residuals
-  mh, sh, mw, ho, wo = geometry
   # The kernel's gradient window by window: a stack of the patches here
   # would be merged with the forward pass's (XLA's CSE; optimization
   # barriers are gone by then on CPU) and kept alive in between.
-  windows = [
-    x[:, i : i + ho, r, j : j + wo].reshape(-1, x.shape[-1])
-    for i in range(mh)
-    for r in range(sh)
-    for j in range(mw)
-  ]
+  windows = [w.reshape(-1, x.shape[-1]) for w in _windows(x, geometry)]
   grad_kernel = jnp.concatenate(
     [jnp.dot(w.T, g, precision=precision) for w in windows]
   )
