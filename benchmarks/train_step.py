@@ -371,9 +371,9 @@ class Worker:
   """A worker process; it starts at once, and :meth:`ready` waits for it,
   so that several workers compile at the same time."""
 
-  def __init__(self, name: str, kind: str, argv: list[str], env: dict):
+  def __init__(self, name: str, kind: str, argv: list[str]):
     self.name, self.kind = name, kind
-    env = dict(env)
+    env = dict(os.environ)
     # Several processes share one GPU: JAX must not take 75% of it up front.
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     self.proc = subprocess.Popen(
@@ -401,36 +401,6 @@ class Worker:
   def close(self) -> None:
     self.proc.stdin.close()
     self.proc.wait()
-
-
-def _malloc_env(huge_pages: bool) -> dict:
-  """The workers' environment: the same malloc for both, with or without
-  transparent huge pages for its large blocks (gan_jax.cpu_memory)."""
-  from gan_jax import cpu_memory  # No JAX: the workers start it.
-
-  tunable = cpu_memory.HUGE_PAGES_TUNABLE
-  tunables = os.environ.get("GLIBC_TUNABLES", "")
-  if tunable in tunables:
-    sys.exit(f"error: GLIBC_TUNABLES names {tunable}; use --huge-pages")
-  if huge_pages:
-    env = cpu_memory.huge_page_heap_env(
-      os.environ,
-      cpu_memory.transparent_huge_pages(),
-      cpu_memory.glibc_version(),
-    )
-    return env or dict(os.environ)
-  off = f"{tunable}=0"
-  return {
-    **os.environ,
-    "GLIBC_TUNABLES": f"{tunables}:{off}" if tunables else off,
-  }
-
-
-def _malloc_label(env: dict) -> str:
-  from gan_jax import cpu_memory
-
-  thp = cpu_memory.transparent_huge_pages()
-  return f"GLIBC_TUNABLES={env.get('GLIBC_TUNABLES', '')!r}, THP {thp}"
 
 
 def _csv(kind):
@@ -470,13 +440,6 @@ def main() -> None:
     help="no or yes (gan_jax's reuse_fakes: G updated on the D update's "
     "fakes, as the PyTorch reference does); no,yes times both",
   )
-  parser.add_argument(
-    "--huge-pages",
-    choices=["yes", "no"],
-    default="yes",
-    help="yes: both workers run with glibc.malloc.hugetlb=1, as the train "
-    "command does (gan_jax.cpu_memory); no: both without",
-  )
   parser.add_argument("--torch-compile", action="store_true")
   parser.add_argument("--torch-device", default="cpu")
   parser.add_argument("--no-torch", action="store_true")
@@ -500,7 +463,6 @@ def main() -> None:
     return worker(args)
 
   argv = sys.argv[1:]
-  env = _malloc_env(args.huge_pages == "yes")
   workers = {}
   for impl in args.conv_impl:
     for precision in args.precision:
@@ -513,11 +475,10 @@ def main() -> None:
           argv
           + ["--conv-impl", impl, "--precision", precision]
           + ["--reuse-fakes", reuse],
-          env,
         )
   jax_names = list(workers)
   if not args.no_torch:
-    workers["torch"] = Worker("torch", "torch", argv, env)
+    workers["torch"] = Worker("torch", "torch", argv)
   for w in workers.values():
     w.ready()
   ceiling = {}
@@ -546,8 +507,6 @@ def main() -> None:
     f"{info[jax_names[0]]['device']}; "
     + ", ".join(sorted({i["version"] for i in info.values()}))
   )
-  malloc = _malloc_label(env)
-  print(f"malloc (both): {malloc}")
   size = "8192²" if gpu else "2048²"
   print(
     f"matmul ceilings ({size}, random data): "
@@ -590,7 +549,6 @@ def main() -> None:
         "flop_s": flop_s,
         "ceilings": ceiling,
         "peak_mb": peak,
-        "malloc": malloc,
         **{f: i[f] for f in i if f.endswith("_mb") or f == "compile_s"},
       }
     )
