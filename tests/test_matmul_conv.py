@@ -81,6 +81,20 @@ def test_gradients_match_lax(k, s, padding):
       np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-3)
 
 
+def test_after_keeps_every_bit_and_its_dependence_survives_xla():
+  """The transposed convolution's backward pass orders its kernel gradient
+  first through ``_after``: the result must be ``x`` exactly, and XLA must
+  not have optimized the dependence away (a non-finite ``y`` shows)."""
+  after = jax.jit(matmul_conv._after)
+  x = np.random.default_rng(0).normal(size=(16, 8)).astype(np.float32)
+  x[0, :3] = [-0.0, np.inf, -np.inf]
+  y = np.random.default_rng(1).normal(size=(4, 4)).astype(np.float32) * 1e30
+  got = np.asarray(after(x, y))
+  np.testing.assert_array_equal(got.view(np.uint32), x.view(np.uint32))
+  y[0, 0] = np.inf
+  assert np.isnan(np.asarray(after(x, y))).all()
+
+
 @pytest.mark.parametrize(
   "ours,flax_module",
   [(matmul_conv.Conv, nn.Conv), (matmul_conv.ConvTranspose, nn.ConvTranspose)],
