@@ -448,15 +448,16 @@ def main() -> None:
     "--worker", choices=["jax", "torch"], help=argparse.SUPPRESS
   )
   args = parser.parse_args()
-  for value in args.conv_impl:
-    if value not in ("auto", "matmul", "xla"):
-      parser.error(f"--conv-impl: {value!r} is not auto, matmul or xla")
-  for value in args.precision:
-    if value not in ("float32", "bfloat16"):
-      parser.error(f"--precision: {value!r} is not float32 or bfloat16")
-  for value in args.reuse_fakes:
-    if value not in ("no", "yes"):
-      parser.error(f"--reuse-fakes: {value!r} is not no or yes")
+  for option, allowed in (
+    ("conv_impl", ("auto", "matmul", "xla")),
+    ("precision", ("float32", "bfloat16")),
+    ("reuse_fakes", ("no", "yes")),
+  ):
+    for value in getattr(args, option):
+      if value not in allowed:
+        names = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+        flag = "--" + option.replace("_", "-")
+        parser.error(f"{flag}: {value!r} is not {names}")
   if args.worker:
     args.conv_impl, args.precision = args.conv_impl[0], args.precision[0]
     args.reuse_fakes = args.reuse_fakes[0] == "yes"

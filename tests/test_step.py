@@ -41,17 +41,22 @@ def _digits_models(cfg, g_opt=None, d_opt=None):
   return source, g, d, g_opt, d_opt, state
 
 
-def _digits_step(cfg, g_opt=None, d_opt=None, n_critic=1):
-  source, g, d, g_opt, d_opt, state = _digits_models(cfg, g_opt, d_opt)
-  step = make_train_step(
+def _step_fn(cfg, g, d, g_opt, d_opt, **options):
+  """The non-saturating train step of these models (not compiled)."""
+  return make_train_step(
     g,
     d,
     losses.NON_SATURATING,
     g_opt,
     d_opt,
     latent_dim=cfg.model.latent_dim,
-    n_critic=n_critic,
+    **options,
   )
+
+
+def _digits_step(cfg, g_opt=None, d_opt=None, n_critic=1):
+  source, g, d, g_opt, d_opt, state = _digits_models(cfg, g_opt, d_opt)
+  step = _step_fn(cfg, g, d, g_opt, d_opt, n_critic=n_critic)
   batches = source.batches(cfg.batch_size, data.Shard())
   real = np.stack([batches[i] for i in range(n_critic)])
   return step, state, {"x": real}
@@ -216,15 +221,7 @@ def test_reusing_fakes_updates_g_on_the_d_updates_noise(tiny_digits):
   key = jax.random.key(7)
 
   def step(reuse):
-    fn = make_train_step(
-      g,
-      d,
-      losses.NON_SATURATING,
-      g_opt,
-      d_opt,
-      latent_dim=cfg.model.latent_dim,
-      reuse_fakes=reuse,
-    )
+    fn = _step_fn(cfg, g, d, g_opt, d_opt, reuse_fakes=reuse)
     return jax.jit(fn)(state, batch, key)
 
   reused, metrics = step(True)
