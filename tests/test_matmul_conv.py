@@ -81,6 +81,90 @@ def test_gradients_match_lax(k, s, padding):
       np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-3)
 
 
+def _values_and_gradients(fn, x, w, s, padding, probe):
+  def loss(x, w):
+    return jnp.sum(fn(x, w, s, padding).astype(jnp.float32) * probe)
+
+  value = jax.jit(fn, static_argnums=(2, 3))(x, w, s, padding)
+  return (value, *jax.jit(jax.grad(loss, argnums=(0, 1)))(x, w))
+
+
+@pytest.mark.parametrize("k,s,padding", CASES)
+def test_bfloat16_is_lax_in_float32_rounded_once(k, s, padding):
+  """In bfloat16 the products (rearranged into the standard layout, a code
+  path of its own) and the overlap-adds accumulate in float32: values and
+  gradients are lax's float32 results on the same bfloat16 inputs, to
+  within one bfloat16 rounding of each (2⁻⁸ relative), where sums rounded
+  to bfloat16 at every step would not be."""
+  x, w = (a.astype(jnp.bfloat16) for a in _inputs(k, n=9, seed=3))
+  pairs = [
+    (matmul_conv.conv_transpose, _lax_transpose),
+    (matmul_conv.conv, _lax_conv),
+  ]
+  for ours, theirs in pairs:
+
+    def ours_(x, w, s, padding, ours=ours):
+      return ours(x, w, (s, s), padding)
+
+    def lax_(x, w, s, padding, theirs=theirs):
+      return theirs(x.astype(jnp.float32), w.astype(jnp.float32), s, padding)
+
+    shape = lax_(x, w, s, padding).shape
+    probe = np.random.default_rng(4).normal(size=shape).astype(np.float32)
+    probe = jnp.asarray(probe, jnp.bfloat16).astype(jnp.float32)
+    got = _values_and_gradients(ours_, x, w, s, padding, probe)
+    want = _values_and_gradients(lax_, x, w, s, padding, probe)
+    for g, e in zip(got, want):
+      assert g.dtype == jnp.bfloat16
+      e = np.asarray(e, np.float32)
+      np.testing.assert_allclose(
+        np.asarray(g, np.float32), e, rtol=2**-8, atol=1e-5 * abs(e).max()
+      )
+
+
+def _dot_operand_types(compiled_text):
+  """The element types of every dot's operands in compiled HLO text."""
+  types = {}
+  for line in compiled_text.splitlines():
+    line = line.strip().removeprefix("ROOT ")
+    if line.startswith("%") and " = " in line:
+      name, rest = line.split(" = ", 1)
+      types[name] = rest.split("[", 1)[0]
+  return [
+    tuple(
+      types[o.strip()]
+      for o in line.split(" dot(", 1)[1].split(")")[0].split(",")
+    )
+    for line in compiled_text.splitlines()
+    if " dot(" in line
+  ]
+
+
+def test_bfloat16_products_stay_in_bfloat16_on_cpu():
+  """XLA:CPU multiplies bfloat16 matrices natively only in the standard
+  layout; for a transposed operand it converts both to float32 first,
+  slower than float32 throughout (and for a contraction as short as 3, as
+  in a first layer's, whatever the layout). Every product in the forward
+  and backward passes of both convolutions must reach it in bfloat16."""
+  a, b = jnp.ones((64, 32), jnp.bfloat16), jnp.ones((32, 16), jnp.bfloat16)
+  dot = jax.jit(lambda a, b: matmul_conv._dot(a, b, None))
+  plain = dot.lower(a, b).compile()
+  if set(_dot_operand_types(plain.as_text())) != {("bf16", "bf16")}:
+    pytest.skip(f"{jax.default_backend()} has no bfloat16 products")
+  rng = np.random.default_rng(5)
+  x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
+  w = jnp.asarray(rng.normal(size=(4, 4, 16, 16)), jnp.bfloat16)
+  for fn in (matmul_conv.conv, matmul_conv.conv_transpose):
+
+    def loss(x, w, fn=fn):
+      return jnp.sum(fn(x, w, (2, 2), "SAME").astype(jnp.float32) ** 2)
+
+    step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    found = _dot_operand_types(step.lower(x, w).compile().as_text())
+    assert len(found) == (10 if fn is matmul_conv.conv else 3)
+    assert set(found) == {("bf16", "bf16")}, found
+
+
 def test_after_keeps_every_bit_and_its_dependence_survives_xla():
   """The transposed convolution's backward pass orders its kernel gradient
   first through ``_after``: the result must be ``x`` exactly, and XLA must

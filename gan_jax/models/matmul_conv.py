@@ -24,6 +24,9 @@ pieces and one matrix multiplication:
 
 The FLOPs are those of the direct convolution (for k divisible by s), and
 every gradient is again a matrix multiplication or a sum of shifted slices.
+Products accumulate in float32 at least, and so do the overlap-adds: in
+bfloat16 (mixed precision) each result is rounded once, and the products
+run on the CPU's bfloat16 instructions where it has them (:func:`_dot`).
 The kernels are the usual ``(kh, kw, C_in, C_out)`` arrays, rearranged
 inside the functions, so parameters, initialisation and checkpoints are the
 same as Flax's ``nn.Conv`` and ``nn.ConvTranspose`` (the modules below).
@@ -80,16 +83,19 @@ def conv(
     kernel, ((0, mh * sh - ks[0]), (0, mw * sw - ks[1]), (0, 0), (0, 0))
   )
   geometry = (mh, sh, mw, ho, wo)
-  y = _patch_matmul(x, kernel.reshape(-1, o), geometry, precision)
+  y = _patch_matmul(x, kernel, geometry, precision)
   return y.reshape(b, ho, wo, o)
 
 
-def _windows(x, geometry):
+def _windows(x, geometry, axis=0):
   """The patch's mh·sh·mw windows of the (b, rows/s, s, cols/s, s·C) view
-  of the padded input, each (b, ho, wo, s·C), in the kernel's row order."""
+  of the padded input, each (b, ho, wo, s·C), in the kernel's row order.
+  With ``axis=1`` the view is (s·C, b, rows/s, s, cols/s) and the windows
+  are (s·C, b, ho, wo)."""
   mh, sh, mw, ho, wo = geometry
+  lead = (slice(None),) * (axis + 1)
   return [
-    x[:, i : i + ho, r, j : j + wo]
+    x[(*lead, slice(i, i + ho), r, slice(j, j + wo))]
     for i in range(mh)
     for r in range(sh)
     for j in range(mw)
@@ -106,12 +112,48 @@ def _patches(x, geometry):
   return patches.reshape(x.shape[0] * ho * wo, -1)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _overlap_add(patches, geometry):
+  """The transpose of :func:`_patches` (col2im): each row of ``patches``
+  added into the (b, ho + mh - 1, sh, wo + mw - 1, sw·C) view where its
+  windows lie, one shifted slice per window column group, in place.
+
+  Its gradient is :func:`_patches` itself, a stack of slices; JAX's own
+  transpose of these updates is a sum of zero-padded copies, slower on
+  XLA:CPU, and in bfloat16 rounded at every partial sum. Callers pass the
+  products in float32 (:func:`_dot`), so the sums are float32 ones.
+  """
+  mh, sh, mw, ho, wo = geometry
+  b = patches.shape[0] // (ho * wo)
+  p = patches.reshape(b, ho, wo, mh, sh, mw, -1)
+  full = jnp.zeros((b, ho + mh - 1, sh, wo + mw - 1, p.shape[-1]), p.dtype)
+  for i in range(mh):
+    for j in range(mw):
+      part = p[:, :, :, i, :, j].transpose(0, 1, 3, 2, 4)
+      full = full.at[:, i : i + ho, :, j : j + wo].add(part)
+  return full
+
+
+def _overlap_add_fwd(patches, geometry):
+  return _overlap_add(patches, geometry), None
+
+
+def _overlap_add_bwd(geometry, _, g):
+  return (_patches(g, geometry),)
+
+
+_overlap_add.defvjp(_overlap_add_fwd, _overlap_add_bwd)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _patch_matmul(x, kernel, geometry, precision):
-  """``_patches(x) @ kernel``, keeping ``x`` for the backward pass instead
-  of the patches, which are mh·sh·mw times larger (4 for a 4×4, stride-2
-  kernel): the backward pass gathers them again, a memory copy."""
-  return jnp.dot(_patches(x, geometry), kernel, precision=precision)
+  """``_patches(x) @ kernel`` (the padded (kh, kw, C, O) kernel as a matrix),
+  keeping ``x`` for the backward pass instead of the patches, which are
+  mh·sh·mw times larger (4 for a 4×4, stride-2 kernel): the backward pass
+  gathers them again, a memory copy."""
+  patches = _patches(x, geometry)
+  y = _dot(patches, kernel.reshape(-1, kernel.shape[-1]), precision)
+  return y.astype(patches.dtype)
 
 
 def _patch_matmul_fwd(x, kernel, geometry, precision):
@@ -120,17 +162,26 @@ def _patch_matmul_fwd(x, kernel, geometry, precision):
 
 def _patch_matmul_bwd(geometry, precision, residuals, g):
   x, kernel = residuals
+  (c, o), standard = (x.shape[-1], kernel.shape[-1]), _standard_layout(x)
   # The kernel's gradient window by window: a stack of the patches here
   # would be merged with the forward pass's (XLA's CSE; optimization
   # barriers are gone by then on CPU) and kept alive in between.
-  windows = [w.reshape(-1, x.shape[-1]) for w in _windows(x, geometry)]
-  grad_kernel = jnp.concatenate(
-    [jnp.dot(w.T, g, precision=precision) for w in windows]
-  )
-  grad_patches = jnp.dot(g, kernel.T, precision=precision)
+  if standard:  # Each window read from the input with its channels first.
+    x_t = jnp.moveaxis(x, -1, 0)
+    windows = [w.reshape(c, -1) for w in _windows(x_t, geometry, axis=1)]
+  else:
+    windows = [w.reshape(-1, c).T for w in _windows(x, geometry)]
+  grad_kernel = jnp.concatenate([_dot(w, g, precision) for w in windows])
+  if standard:
+    kernel_t = jnp.moveaxis(kernel, -1, 0).reshape(o, -1)
+  else:
+    kernel_t = kernel.reshape(-1, o).T
+  grad_patches = _dot(g, kernel_t, precision)
   gather = functools.partial(_patches, geometry=geometry)
-  (grad_x,) = jax.linear_transpose(gather, x)(grad_patches)
-  return grad_x, grad_kernel
+  shape = jax.ShapeDtypeStruct(x.shape, grad_patches.dtype)
+  (grad_x,) = jax.linear_transpose(gather, shape)(grad_patches)
+  grad_kernel = grad_kernel.reshape(kernel.shape).astype(kernel.dtype)
+  return grad_x.astype(x.dtype), grad_kernel
 
 
 _patch_matmul.defvjp(_patch_matmul_fwd, _patch_matmul_bwd)
@@ -161,22 +212,17 @@ def conv_transpose(
   output; it is then cropped or padded to lax's output.
   """
   sizes, ks = x.shape[1:3], kernel.shape[:2]
-  (b, h, w, c), o = x.shape, kernel.shape[-1]
+  (b, h, w, _), o = x.shape, kernel.shape[-1]
   (sh, sw) = strides
   (mh, mw) = [math.ceil(k / s) for k, s in zip(ks, strides)]
   flipped = jnp.pad(
     kernel[::-1, ::-1],
     ((0, mh * sh - ks[0]), (0, mw * sw - ks[1]), (0, 0), (0, 0)),
   )
-  taps = flipped.transpose(2, 0, 1, 3).reshape(c, -1)  # (C, (t_h, t_w, O))
-  y = _matmul(x.reshape(-1, c), taps, precision)
-  y = y.reshape(b, h, w, mh, sh, mw, sw * o)
-  # (b, h + mh - 1, sh, w + mw - 1, sw·O), accumulated in place.
-  full = jnp.zeros((b, h + mh - 1, sh, w + mw - 1, sw * o), y.dtype)
-  for uh in range(mh):
-    for uw in range(mw):
-      part = y[:, :, :, uh, :, uw].transpose(0, 1, 3, 2, 4)
-      full = full.at[:, uh : uh + h, :, uw : uw + w].add(part)
+  # (b·h·w, (t_h, t_w, O)) products, in float32 at least, added into the
+  # (b, h + mh - 1, sh, w + mw - 1, sw·O) view of the output.
+  y = _tap_matmul(x, flipped, precision)
+  full = _overlap_add(y, (mh, sh, mw, h, w)).astype(x.dtype)
   full = full.reshape(b, (h + mh - 1) * sh, (w + mw - 1) * sw, o)
   # The full transposed convolution has (n - 1) * s + k outputs; lax's
   # padding keeps `size` of them from `start` (zeros outside).
@@ -191,35 +237,46 @@ def conv_transpose(
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _matmul(a, b, precision):
-  """``a @ b``; its gradient for ``b`` (a contraction over the rows of ``a``
-  and ``g``) is computed as ``(g.T @ a).T`` for a tall ``a`` wider than ``g``.
-
-  XLA:CPU runs ``a.T @ g`` at about half its matmul speed when ``a`` is tall
-  and wider than ``g`` (a generator's last layer: 128 input channels, 48 tap
-  outputs), and ``g.T @ a`` at full speed. The transpose back costs a slow
-  pass over the result, so it pays only where the rows are many (at least
-  twice the columns of ``a``).
-  """
-  return jnp.dot(a, b, precision=precision)
+def _tap_matmul(x, kernel, precision):
+  """Each pixel of ``x`` (b, h, w, C) times the whole (t_h, t_w, C, O)
+  kernel: (b·h·w, C) @ (C, t_h·t_w·O), in float32 at least (the overlap-add
+  that follows accumulates in it)."""
+  c = x.shape[-1]
+  taps = jnp.moveaxis(kernel, 2, 0).reshape(c, -1)
+  return _dot(x.reshape(-1, c), taps, precision)
 
 
-def _matmul_fwd(a, b, precision):
-  return jnp.dot(a, b, precision=precision), (a, b)
+def _tap_matmul_fwd(x, kernel, precision):
+  return _tap_matmul(x, kernel, precision), (x, kernel)
 
 
-def _matmul_bwd(precision, residuals, g):
-  a, b = residuals
-  grad_a = jnp.dot(g, b.T, precision=precision)
-  (rows, width), g_width = a.shape, g.shape[1]
-  if width > g_width and rows >= 2 * width:
-    grad_b = jnp.dot(g.T, a, precision=precision).T
+def _tap_matmul_bwd(precision, residuals, g):
+  """In the standard layout (see _dot), the kernel's gradient takes the
+  input with its channels first, the input's the kernel with its input
+  channels last, each rearranged from its 4-D array. Otherwise the
+  kernel's gradient is computed as ``(g.T @ a).T`` for a tall ``a`` wider
+  than ``g``: XLA:CPU runs ``a.T @ g`` at about half its float32 matmul
+  speed there (a generator's last layer: 128 input channels, 48 tap
+  outputs), and the transpose back, a slow pass over the result, pays
+  where the rows are many (at least twice the columns of ``a``)."""
+  x, kernel = residuals
+  (th, tw, c, o), g = kernel.shape, g.astype(x.dtype)
+  if _standard_layout(x):
+    kernel_t = jnp.swapaxes(kernel, 2, 3).reshape(-1, c)
+    grad_taps = _dot(jnp.moveaxis(x, -1, 0).reshape(c, -1), g, precision)
   else:
-    grad_b = jnp.dot(a.T, g, precision=precision)
-  return _after(grad_a, grad_b), grad_b
+    kernel_t = jnp.moveaxis(kernel, 2, 0).reshape(c, -1).T
+    a, (rows, g_width) = x.reshape(-1, c), g.shape
+    if c > g_width and rows >= 2 * c:
+      grad_taps = _dot(g.T, a, precision).T
+    else:
+      grad_taps = _dot(a.T, g, precision)
+  grad_x = _dot(g, kernel_t, precision).reshape(x.shape).astype(x.dtype)
+  grad_kernel = jnp.moveaxis(grad_taps.reshape(c, th, tw, o), 0, 2)
+  return _after(grad_x, grad_taps), grad_kernel.astype(kernel.dtype)
 
 
-_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+_tap_matmul.defvjp(_tap_matmul_fwd, _tap_matmul_bwd)
 
 
 def _after(x, y):
@@ -234,6 +291,33 @@ def _after(x, y):
   a non-finite kernel gradient means that the step is non-finite anyway.
   """
   return x * (1 + 0 * y.reshape(-1)[0]).astype(x.dtype)
+
+
+def _standard_layout(x) -> bool:
+  """Whether products with ``x`` must take their operands in the standard
+  layout (:func:`_dot`): in bfloat16 and float16. XLA:CPU multiplies
+  float32 matrices at the same speed either way, and there the
+  rearrangement would be an extra pass over the operand (measured: 3 to
+  8% of the dcgan32 step)."""
+  return jnp.dtype(x.dtype).itemsize < 4
+
+
+def _dot(a, b, precision):
+  """``a @ b``, accumulated and returned in float32 at least.
+
+  For bfloat16 inputs XLA:CPU then uses the CPU's bfloat16 dot-product
+  instructions where it has them (AVX-512 BF16: a 2048² product at 960
+  GFLOP/s against 470 in float32 and 340 for a bfloat16 result), as GPUs
+  and TPUs accumulate bfloat16 products in float32 anyway. It does so only
+  in the standard layout, ``a``'s columns against ``b``'s rows: for a
+  transposed operand (``a.T @ g``, ``g @ b.T``) it converts both to float32
+  first, which is slower than float32 throughout. So in bfloat16 every
+  product here takes its operands in that layout, rearranged from their
+  4-D arrays (a transpose of the matrix itself would be folded back into
+  the product).
+  """
+  wide = jnp.promote_types(jnp.result_type(a, b), jnp.float32)
+  return jnp.dot(a, b, precision=precision, preferred_element_type=wide)
 
 
 def _conv_pads(sizes, ks, strides, padding):
