@@ -49,7 +49,16 @@ def discriminator(resolution: int, width: int) -> nn.Module:
 class Workload:
   """Models, optimizers and one train step; ``step(real)`` runs it."""
 
-  def __init__(self, resolution, latent_dim, width, batch, device, compile_):
+  def __init__(
+    self,
+    resolution,
+    latent_dim,
+    width,
+    batch,
+    device,
+    compile_,
+    precision="float32",
+  ):
     self.g = generator(resolution, latent_dim, width).to(device)
     self.d = discriminator(resolution, width).to(device)
     self.g_opt = torch.optim.Adam(self.g.parameters(), 2e-4, betas=(0.5, 0.999))
@@ -59,20 +68,31 @@ class Workload:
     self.ones = torch.ones(batch, device=device)
     self.zeros = torch.zeros(batch, device=device)
     self.compiled = compile_
+    # Mixed precision as PyTorch does it: autocast around the forward
+    # passes and losses; parameters, gradients and Adam stay float32.
+    self.precision, self.autocast = precision, precision == "bfloat16"
+    self.device_type = torch.device(device).type
     if compile_:  # The models, as torch.compile is usually applied.
       self.g = torch.compile(self.g, dynamic=False)
       self.d = torch.compile(self.d, dynamic=False)
 
+  def _forward(self):
+    return torch.autocast(
+      self.device_type, dtype=torch.bfloat16, enabled=self.autocast
+    )
+
   def step(self, real):
     z = torch.randn(self.batch, self.latent_dim, 1, 1, device=self.device)
-    fake = self.g(z)
-    d_loss = self.bce(self.d(real), self.ones) + self.bce(
-      self.d(fake.detach()), self.zeros
-    )
+    with self._forward():
+      fake = self.g(z)
+      d_loss = self.bce(self.d(real), self.ones) + self.bce(
+        self.d(fake.detach()), self.zeros
+      )
     self.d_opt.zero_grad(set_to_none=True)
     d_loss.backward()
     self.d_opt.step()
-    g_loss = self.bce(self.d(fake), self.ones)
+    with self._forward():
+      g_loss = self.bce(self.d(fake), self.ones)
     self.g_opt.zero_grad(set_to_none=True)
     g_loss.backward()
     self.g_opt.step()

@@ -2,7 +2,8 @@
 
     python benchmarks/train_step.py --workload dcgan32 [--batch 64]
         [--repeats 5] [--seconds 10] [--steps-per-call 1,4]
-        [--conv-impl auto] [--precision float32] [--reuse-fakes no,yes]
+        [--conv-impl auto] [--precision float32,bfloat16]
+        [--reuse-fakes no,yes] [--torch-precision float32,bfloat16]
         [--torch-compile] [--torch-device cpu] [--no-torch]
 
 Workloads (the performance issue defines them): `dcgan32`, G z(128) →
@@ -18,12 +19,16 @@ memory is its own, and take turns: every repeat times gan_jax for about
 state. Both train on the same fixed batch already on the device (the input
 pipeline has its own benchmark). Printed per implementation:
 
-- img/s: images per second of training, the median over repeats;
+- img/s: images per second of training, the median over repeats, and its
+  ratio to PyTorch's in the same precision where that was timed
+  (``--torch-precision bfloat16`` is PyTorch's autocast), else to the first
+  PyTorch precision's;
 - FLOP/img: FLOPs per image of one step, gan_jax's from XLA's cost analysis
   of the compiled step, PyTorch's from ``torch.utils.flop_counter``;
 - GFLOP/s and its fraction of the matmul ceiling: a 2048×2048 float32
   matrix multiplication timed in the same run (the faster of JAX's and
-  PyTorch's);
+  PyTorch's), and a bfloat16 one (float32 accumulation) when a worker runs
+  in bfloat16;
 - peak RSS: the worker's peak resident memory while it trains (on Linux the
   peak is reset once the worker has compiled and warmed up, so it is the
   training's, not the compiler's); gan_jax's worker runs as the train
@@ -183,6 +188,7 @@ class JaxWorker:
       - stats.alias_size_in_bytes
     ) / 2**20
     self.impl = models.conv_impl(args.conv_impl)
+    self.precision = args.precision
     self.step_count = 0
     for k in args.steps_per_call:
       self.run(k)
@@ -202,11 +208,15 @@ class JaxWorker:
     return k
 
   def matmul(self) -> dict:
-    """Matmul ceilings in FLOP/s: float32 on CPU (2048²); on an accelerator
-    (8192²) float32, TF32 (XLA's default precision for float32) and bf16."""
+    """Matmul ceilings in FLOP/s: float32 and bf16 on CPU (2048²); on an
+    accelerator (8192²) float32, TF32 (XLA's default precision for float32)
+    and bf16."""
     jax, jnp = self.jax, self.jax.numpy
     if not self.gpu:
-      return {"float32": _matmul_rate(jax, 2048, jnp.float32, "highest")}
+      return {
+        "float32": _matmul_rate(jax, 2048, jnp.float32, "highest"),
+        "bfloat16": _matmul_rate(jax, 2048, jnp.bfloat16, "default"),
+      }
     return {
       "float32": _matmul_rate(jax, 8192, jnp.float32, "highest"),
       "tf32": _matmul_rate(jax, 8192, jnp.float32, "default"),
@@ -224,6 +234,7 @@ class JaxWorker:
       "flops": self.flops,
       "compile_s": self.compile_s,
       "conv_impl": self.impl,
+      "precision": self.precision,
       "version": f"JAX {self.jax.__version__}",
       "device": str(self.jax.devices()[0].device_kind),
       **self.memory(),
@@ -231,9 +242,16 @@ class JaxWorker:
 
 
 def _matmul_rate(jax, n: int, dtype, precision: str) -> float:
-  """FLOP/s of an n×n matmul on random data: 10 in a row, median of 5."""
+  """FLOP/s of an n×n matmul on random data: 10 in a row, median of 5.
+  bfloat16 accumulates and returns float32, as gan_jax's products do (and
+  as XLA:CPU needs for its bf16 instructions)."""
   a = jax.random.normal(jax.random.key(0), (n, n), dtype)
-  f = jax.jit(lambda a: jax.numpy.matmul(a, a, precision=precision))
+  wide = jax.numpy.promote_types(dtype, jax.numpy.float32)
+  f = jax.jit(
+    lambda a: jax.numpy.matmul(
+      a, a, precision=precision, preferred_element_type=wide
+    )
+  )
   f(a).block_until_ready()
   times = []
   for _ in range(5):
@@ -262,6 +280,7 @@ class TorchWorker:
       args.batch,
       self.device,
       args.torch_compile,
+      args.torch_precision,
     )
     res = w["resolution"]
     torch.manual_seed(0)
@@ -293,7 +312,10 @@ class TorchWorker:
   def matmul(self) -> dict:
     torch = self.torch
     if not self.gpu:
-      return {"float32": self._matmul_rate(2048, torch.float32)}
+      return {
+        "float32": self._matmul_rate(2048, torch.float32),
+        "bfloat16": self._matmul_rate(2048, torch.bfloat16),
+      }
     rates = {}
     for name, dtype, tf32 in [
       ("float32", torch.float32, False),
@@ -327,7 +349,9 @@ class TorchWorker:
       "flops": self.flops,
       "compile_s": self.compile_s,
       "version": f"PyTorch {self.torch.__version__}"
-      + (" + torch.compile" if self.workload.compiled else ""),
+      + (" + torch.compile" if self.workload.compiled else "")
+      + (" + autocast(bfloat16)" if self.workload.autocast else ""),
+      "precision": self.workload.precision,
       "device": self.device,
       **memory,
     }
@@ -441,6 +465,13 @@ def main() -> None:
     "fakes, as the PyTorch reference does); no,yes times both",
   )
   parser.add_argument("--torch-compile", action="store_true")
+  parser.add_argument(
+    "--torch-precision",
+    type=_csv(str),
+    default=["float32"],
+    help="float32 or bfloat16 (autocast, PyTorch's mixed precision); "
+    "several, comma-separated, time each",
+  )
   parser.add_argument("--torch-device", default="cpu")
   parser.add_argument("--no-torch", action="store_true")
   parser.add_argument("--json", help="append the results to this file")
@@ -452,6 +483,7 @@ def main() -> None:
     ("conv_impl", ("auto", "matmul", "xla")),
     ("precision", ("float32", "bfloat16")),
     ("reuse_fakes", ("no", "yes")),
+    ("torch_precision", ("float32", "bfloat16")),
   ):
     for value in getattr(args, option):
       if value not in allowed:
@@ -461,6 +493,7 @@ def main() -> None:
   if args.worker:
     args.conv_impl, args.precision = args.conv_impl[0], args.precision[0]
     args.reuse_fakes = args.reuse_fakes[0] == "yes"
+    args.torch_precision = args.torch_precision[0]
     return worker(args)
 
   argv = sys.argv[1:]
@@ -478,8 +511,15 @@ def main() -> None:
           + ["--reuse-fakes", reuse],
         )
   jax_names = list(workers)
-  if not args.no_torch:
-    workers["torch"] = Worker("torch", "torch", argv)
+  torch_names = (
+    []
+    if args.no_torch
+    else [f"torch ({precision})" for precision in args.torch_precision]
+  )
+  for name, precision in zip(torch_names, args.torch_precision):
+    workers[name] = Worker(
+      name, "torch", argv + ["--torch-precision", precision]
+    )
   for w in workers.values():
     w.ready()
   ceiling = {}
@@ -487,7 +527,7 @@ def main() -> None:
     for dtype, rate in w.ask(op="matmul")["flop_s"].items():
       ceiling[dtype] = max(ceiling.get(dtype, 0), rate)
   runs = [(name, k) for name in jax_names for k in args.steps_per_call]
-  runs += [("torch", 1)] if "torch" in workers else []
+  runs += [(name, 1) for name in torch_names]
   rates = {run: [] for run in runs}
   for _ in range(args.repeats):
     for name, k in runs:
@@ -501,7 +541,8 @@ def main() -> None:
     w.close()
 
   gpu = "device_peak_mb" in info[jax_names[0]]
-  shown = ["float32", "bfloat16"] if gpu else ["float32"]
+  low = {i["precision"] for i in info.values()} != {"float32"}
+  shown = ["float32", "bfloat16"] if gpu or low else ["float32"]
   print(
     f"{args.workload}, batch {args.batch}, "
     f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -522,12 +563,17 @@ def main() -> None:
   )
   print(header)
   print("|" + " --- |" * (header.count("|") - 1))
-  torch_rate = (
-    statistics.median(rates["torch", 1]) if "torch" in workers else None
-  )
+  # Each row against PyTorch in its own precision, where that was timed.
+  torch_rates = {
+    info[name]["precision"]: statistics.median(rates[name, 1])
+    for name in torch_names
+  }
   rows = []
   for (name, k), values in rates.items():
     rate, i = statistics.median(values), info[name]
+    torch_rate = torch_rates.get(
+      i["precision"], torch_rates.get(args.torch_precision[0])
+    )
     flop_s = rate * i["flops"]
     if gpu:
       # gan_jax: what XLA allocates for one step (its device peak also
@@ -535,7 +581,7 @@ def main() -> None:
       peak = i.get("planned_mb", i["device_peak_mb"])
     else:
       peak = i["peak_rss_mb"]
-    label = name if name != "torch" else i["version"]
+    label = name if name in jax_names else i["version"]
     ratio = rate / torch_rate if torch_rate else None
     rows.append(
       {
@@ -563,7 +609,9 @@ def main() -> None:
   if args.json:
     with open(args.json, "a") as f:
       f.writelines(json.dumps(row) + "\n" for row in rows)
+  first = info[jax_names[0]]["precision"]
   jax_rate = statistics.median(rates[jax_names[0], args.steps_per_call[0]])
+  torch_rate = torch_rates.get(first, torch_rates.get(args.torch_precision[0]))
   last = f"{args.workload} gan_jax={jax_rate:.1f}"
   if torch_rate:
     last += f" torch={torch_rate:.1f} ratio={jax_rate / torch_rate:.2f}"
