@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The GPU rows of benchmarks/README.md in one command: dcgan32 and dcgan64 at
 # batch 64, 256 and 1024; gan_jax in float32 and bfloat16 against PyTorch
-# with torch.compile on the same GPU. Each run appends its rows to
+# with torch.compile on the same GPU, in float32 and with autocast(bfloat16). Each run appends its rows to
 # OUTDIR/train_step_gpu.jsonl and its whole output to OUTDIR/train_step_gpu.log,
 # so what finished survives a run cut short. The most telling runs go first.
 #
 #   benchmarks/train_step_gpu.sh OUTDIR
 #
-# Knobs (environment): PER_RUN_S (each run's time limit, 150), REPEATS (3),
+# Knobs (environment): PER_RUN_S (each run's time limit, 180), REPEATS (3),
 # SECONDS_EACH (seconds per repeat and implementation, 2), PYTHON (python3).
 set -uo pipefail
 out=${1:?usage: benchmarks/train_step_gpu.sh OUTDIR}
@@ -21,10 +21,11 @@ for run in "dcgan32 64 auto,matmul" "dcgan64 256 auto" "dcgan64 64 auto" \
   k=1
   [ "$batch" = 64 ] && k=1,4
   echo "+ $workload batch $batch" | tee -a "$out/train_step_gpu.log"
-  timeout -k 10 "${PER_RUN_S:-150}" "${PYTHON:-python3}" "$here/train_step.py" \
+  timeout -k 10 "${PER_RUN_S:-180}" "${PYTHON:-python3}" "$here/train_step.py" \
     --workload "$workload" --batch "$batch" --repeats "${REPEATS:-3}" \
     --seconds "${SECONDS_EACH:-2}" --steps-per-call "$k" \
     --conv-impl "$impl" --precision float32,bfloat16 \
+    --torch-precision float32,bfloat16 \
     --torch-device cuda --torch-compile --json "$out/train_step_gpu.jsonl" \
     >>"$out/train_step_gpu.log" 2>&1
   echo "  exit $? after ${SECONDS}s in all" | tee -a "$out/train_step_gpu.log"
