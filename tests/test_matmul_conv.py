@@ -143,9 +143,9 @@ def _dot_operand_types(compiled_text):
 def test_bfloat16_products_stay_in_bfloat16_on_cpu():
   """XLA:CPU multiplies bfloat16 matrices natively only in the standard
   layout; for a transposed operand it converts both to float32 first,
-  slower than float32 throughout (and for a contraction as short as 3, as
-  in a first layer's, whatever the layout). Every product in the forward
-  and backward passes of both convolutions must reach it in bfloat16."""
+  slower than float32 throughout (and for a contraction as short as 3,
+  whatever the layout). Every product in the forward and backward passes
+  of both convolutions must reach it in bfloat16."""
   a, b = jnp.ones((64, 32), jnp.bfloat16), jnp.ones((32, 16), jnp.bfloat16)
   dot = jax.jit(lambda a, b: matmul_conv._dot(a, b, None))
   plain = dot.lower(a, b).compile()
