@@ -162,21 +162,23 @@ def _patch_matmul_fwd(x, kernel, geometry, precision):
 
 def _patch_matmul_bwd(geometry, precision, residuals, g):
   x, kernel = residuals
-  (c, o), standard = (x.shape[-1], kernel.shape[-1]), _standard_layout(x)
+  c, o = x.shape[-1], kernel.shape[-1]
   # The kernel's gradient window by window: a stack of the patches here
   # would be merged with the forward pass's (XLA's CSE; optimization
-  # barriers are gone by then on CPU) and kept alive in between.
-  if standard:  # Each window read from the input with its channels first.
+  # barriers are gone by then on CPU) and kept alive in between. In the
+  # standard layout each window is read from the input with its channels
+  # first, and the kernel with its output channels first.
+  if _standard_layout(x):
     x_t = jnp.moveaxis(x, -1, 0)
     windows = [w.reshape(c, -1) for w in _windows(x_t, geometry, axis=1)]
-  else:
-    windows = [w.reshape(-1, c).T for w in _windows(x, geometry)]
-  grad_kernel = jnp.concatenate([_dot(w, g, precision) for w in windows])
-  if standard:
     kernel_t = jnp.moveaxis(kernel, -1, 0).reshape(o, -1)
   else:
+    windows = [w.reshape(-1, c).T for w in _windows(x, geometry)]
     kernel_t = kernel.reshape(-1, o).T
+  grad_kernel = jnp.concatenate([_dot(w, g, precision) for w in windows])
   grad_patches = _dot(g, kernel_t, precision)
+  # JAX's transpose of the gather, not _overlap_add: the same sums, and 3
+  # to 7% faster for the float32 dcgan32 step (equal in bfloat16).
   gather = functools.partial(_patches, geometry=geometry)
   shape = jax.ShapeDtypeStruct(x.shape, grad_patches.dtype)
   (grad_x,) = jax.linear_transpose(gather, shape)(grad_patches)
