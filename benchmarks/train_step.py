@@ -431,6 +431,29 @@ def _csv(kind):
   return lambda text: [kind(item) for item in text.split(",")]
 
 
+# Options that take a comma-separated list, each value timed in a worker of
+# its own: the allowed values (the first is the default) and a note.
+LIST_OPTIONS = {
+  "--conv-impl": (("auto", "matmul", "xla"), ""),
+  "--precision": (("float32", "bfloat16"), ""),
+  "--reuse-fakes": (
+    ("no", "yes"),
+    (
+      " (gan_jax's reuse_fakes: G updated on the D update's fakes, as the "
+      "PyTorch reference does)"
+    ),
+  ),
+  "--torch-precision": (
+    ("float32", "bfloat16"),
+    " (bfloat16: autocast, PyTorch's mixed precision)",
+  ),
+}
+
+
+def _either(allowed) -> str:
+  return ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument(
@@ -445,33 +468,14 @@ def main() -> None:
     default=[1],
     help="gan_jax steps per host call to time, e.g. 1,4",
   )
-  parser.add_argument(
-    "--conv-impl",
-    type=_csv(str),
-    default=["auto"],
-    help="auto, matmul or xla; several, comma-separated, time each",
-  )
-  parser.add_argument(
-    "--precision",
-    type=_csv(str),
-    default=["float32"],
-    help="float32 or bfloat16; several, comma-separated, time each",
-  )
-  parser.add_argument(
-    "--reuse-fakes",
-    type=_csv(str),
-    default=["no"],
-    help="no or yes (gan_jax's reuse_fakes: G updated on the D update's "
-    "fakes, as the PyTorch reference does); no,yes times both",
-  )
+  for flag, (allowed, note) in LIST_OPTIONS.items():
+    parser.add_argument(
+      flag,
+      type=_csv(str),
+      default=[allowed[0]],
+      help=f"{_either(allowed)}{note}; several, comma-separated, time each",
+    )
   parser.add_argument("--torch-compile", action="store_true")
-  parser.add_argument(
-    "--torch-precision",
-    type=_csv(str),
-    default=["float32"],
-    help="float32 or bfloat16 (autocast, PyTorch's mixed precision); "
-    "several, comma-separated, time each",
-  )
   parser.add_argument("--torch-device", default="cpu")
   parser.add_argument("--no-torch", action="store_true")
   parser.add_argument("--json", help="append the results to this file")
@@ -479,17 +483,10 @@ def main() -> None:
     "--worker", choices=["jax", "torch"], help=argparse.SUPPRESS
   )
   args = parser.parse_args()
-  for option, allowed in (
-    ("conv_impl", ("auto", "matmul", "xla")),
-    ("precision", ("float32", "bfloat16")),
-    ("reuse_fakes", ("no", "yes")),
-    ("torch_precision", ("float32", "bfloat16")),
-  ):
-    for value in getattr(args, option):
+  for flag, (allowed, _) in LIST_OPTIONS.items():
+    for value in getattr(args, flag[2:].replace("-", "_")):
       if value not in allowed:
-        names = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
-        flag = "--" + option.replace("_", "-")
-        parser.error(f"{flag}: {value!r} is not {names}")
+        parser.error(f"{flag}: {value!r} is not {_either(allowed)}")
   if args.worker:
     args.conv_impl, args.precision = args.conv_impl[0], args.precision[0]
     args.reuse_fakes = args.reuse_fakes[0] == "yes"
@@ -563,17 +560,19 @@ def main() -> None:
   )
   print(header)
   print("|" + " --- |" * (header.count("|") - 1))
-  # Each row against PyTorch in its own precision, where that was timed.
   torch_rates = {
     info[name]["precision"]: statistics.median(rates[name, 1])
     for name in torch_names
   }
+
+  def torch_rate_for(precision):
+    """PyTorch's rate in this precision where timed, else in the first."""
+    return torch_rates.get(precision, torch_rates.get(args.torch_precision[0]))
+
   rows = []
   for (name, k), values in rates.items():
     rate, i = statistics.median(values), info[name]
-    torch_rate = torch_rates.get(
-      i["precision"], torch_rates.get(args.torch_precision[0])
-    )
+    torch_rate = torch_rate_for(i["precision"])
     flop_s = rate * i["flops"]
     if gpu:
       # gan_jax: what XLA allocates for one step (its device peak also
@@ -609,9 +608,8 @@ def main() -> None:
   if args.json:
     with open(args.json, "a") as f:
       f.writelines(json.dumps(row) + "\n" for row in rows)
-  first = info[jax_names[0]]["precision"]
   jax_rate = statistics.median(rates[jax_names[0], args.steps_per_call[0]])
-  torch_rate = torch_rates.get(first, torch_rates.get(args.torch_precision[0]))
+  torch_rate = torch_rate_for(info[jax_names[0]]["precision"])
   last = f"{args.workload} gan_jax={jax_rate:.1f}"
   if torch_rate:
     last += f" torch={torch_rate:.1f} ratio={jax_rate / torch_rate:.2f}"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU rows of benchmarks/README.md in one command: dcgan32 and dcgan64 at
 # batch 64, 256 and 1024; gan_jax in float32 and bfloat16 against PyTorch
-# with torch.compile on the same GPU, in float32 and with autocast(bfloat16). Each run appends its rows to
-# OUTDIR/train_step_gpu.jsonl and its whole output to OUTDIR/train_step_gpu.log,
-# so what finished survives a run cut short. The most telling runs go first.
+# with torch.compile on the same GPU, in float32 and with autocast(bfloat16).
+# Each run appends its rows to OUTDIR/train_step_gpu.jsonl and its whole
+# output to OUTDIR/train_step_gpu.log, so what finished survives a run cut
+# short. The most telling runs go first.
 #
 #   benchmarks/train_step_gpu.sh OUTDIR
 #
