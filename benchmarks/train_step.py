@@ -434,7 +434,7 @@ def _csv(kind):
 # Options that take a comma-separated list, each value timed in a worker of
 # its own: the allowed values (the first is the default) and a note.
 LIST_OPTIONS = {
-  "--conv-impl": (("auto", "matmul", "xla"), ""),
+  "--conv-impl": (("auto", "winograd", "matmul", "xla"), ""),
   "--precision": (("float32", "bfloat16"), ""),
   "--reuse-fakes": (
     ("no", "yes"),

@@ -94,8 +94,10 @@ class ModelConfig:
   bn_momentum: float = 0.9
   # DCGAN: how convolutions are computed, with the same parameters and
   # results: `matmul` (stride-1 rewrites + one matrix multiplication, fast
-  # on XLA:CPU), `xla` (XLA's convolutions), or `auto` (matmul on CPU).
-  conv_impl: Literal["auto", "matmul", "xla"] = "auto"
+  # on XLA:CPU), `winograd` (matmul, with Winograd's F(2, m) where that
+  # needs fewer multiplications and pays: the fastest on XLA:CPU), `xla`
+  # (XLA's convolutions), or `auto` (winograd on CPU, xla elsewhere).
+  conv_impl: Literal["auto", "winograd", "matmul", "xla"] = "auto"
   # DCGAN: computation dtype. `bfloat16` is mixed precision: parameters,
   # optimizer state, BatchNorm statistics and losses stay float32.
   precision: Literal["float32", "bfloat16"] = "float32"

@@ -134,10 +134,10 @@ def build_resnet(
 
 
 def conv_impl(name: str) -> str:
-  """``auto`` is ``matmul`` on CPU, where it is several times faster
-  (benchmarks/README.md), and XLA's own convolutions elsewhere."""
+  """``auto`` is ``winograd`` on CPU, where it is several times faster than
+  XLA's convolutions (benchmarks/README.md), and XLA's own elsewhere."""
   if name == "auto":
-    return "matmul" if jax.default_backend() == "cpu" else "xla"
+    return "winograd" if jax.default_backend() == "cpu" else "xla"
   return name
 
 

@@ -35,16 +35,19 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models import conditioning, matmul_conv, minibatch
+from gan_jax.models import conditioning, matmul_conv, minibatch, winograd
 from gan_jax.models.layers import normalization, spectral, weight_init
 
 
 def conv_layers(impl: str, dtype=None):
-  """(Conv, ConvTranspose) modules computing in ``dtype``: ``matmul``
-  (models.matmul_conv, the fast ones on XLA:CPU) or ``xla`` (Flax's, XLA's
-  convolutions). Both have the same parameters and compute the same
+  """(Conv, ConvTranspose) modules computing in ``dtype``: ``winograd``
+  (models.winograd where it pays, else models.matmul_conv: the fastest on
+  XLA:CPU), ``matmul`` (models.matmul_conv alone) or ``xla`` (Flax's, XLA's
+  convolutions). All have the same parameters and compute the same
   function."""
-  if impl == "matmul":
+  if impl == "winograd":
+    layers = winograd.Conv, winograd.ConvTranspose
+  elif impl == "matmul":
     layers = matmul_conv.Conv, matmul_conv.ConvTranspose
   elif impl == "xla":
     layers = nn.Conv, nn.ConvTranspose

@@ -1,0 +1,395 @@
+"""Winograd convolutions: fewer multiplications for XLA:CPU's convolutions.
+
+A strided convolution is a stride-1 one over super-pixels: the input viewed
+as (rows/s, s, cols/s, s·C), where each super-pixel holds s×s pixels, and
+the kernel as m×m taps of s·s·C channels, m = ceil(k/s) (2 for the usual
+4×4, stride-2 kernel; 3 for a 3×3, stride-1 one). Winograd's minimal
+filtering algorithm F(2, m) (Lavin & Gray 2016) computes two outputs of an
+m-tap correlation from m + 1 products instead of 2·m, so a 2×2 tile of
+outputs from (m + 1)² matrix products instead of 4·m² (9 instead of 16 for
+m = 2, 16 instead of 36 for m = 3), each over all channels:
+
+- the input's tiles are transformed (``Bᵀ d B``: sums and differences of
+  super-pixels, (m + 1)² arrays of (tiles, s·s·C));
+- so is the kernel (``G g Gᵀ``: (m + 1)² matrices of (s·s·C, O));
+- each pair is multiplied, a matrix multiplication over the channels;
+- the products are transformed back (``Aᵀ M A``: sums) into the outputs.
+
+For m = 2 the transforms hold only 0 and ±1, for m = 3 also ±1/2, so the
+results are those of the direct convolution up to float32 rounding (tested
+against lax). The backward passes are the same three steps transposed:
+the input's gradient multiplies by the transposed kernel matrices and adds
+the tiles back where they overlap; the kernel's multiplies the transformed
+input by the transformed output gradient. A transposed convolution is the
+adjoint of a strided one, so it runs the input-gradient steps forward.
+
+:func:`conv` and :func:`conv_transpose` take this path where it pays on
+XLA:CPU (float32, m of 2 or 3, enough channels and outputs; measured in
+benchmarks/README.md) and :mod:`matmul_conv`'s im2col and col2im
+otherwise. The modules have the same parameters as Flax's ``nn.Conv`` and
+``nn.ConvTranspose``.
+"""
+
+import functools
+import math
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from gan_jax.models import matmul_conv
+from gan_jax.models.matmul_conv import Padding, _dot
+
+# F(2, m) for m taps: Bᵀ ((m+1)×(m+1), the input), G ((m+1)×m, the kernel)
+# and Aᵀ (2×(m+1), the products), from the interpolation points 0, ±1, ∞.
+_F2 = {
+  2: (
+    np.array([[1, -1, 0], [0, 1, 0], [0, -1, 1]]),
+    np.array([[1, 0], [1, 1], [0, 1]]),
+    np.array([[1, 1, 0], [0, 1, 1]]),
+  ),
+  3: (
+    np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]),
+    np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]),
+    np.array([[1, 1, 1, 0], [0, 1, -1, -1]]),
+  ),
+}
+# Where the transforms pay on XLA:CPU (measured layer by layer, forward and
+# backward, in benchmarks/README.md): enough channels per super-pixel
+# (s_h·s_w·C of a convolution's input, s_h·s_w·O of a transposed one's
+# output) for the products to be worth it, and enough tiles.
+MIN_CONV_CHANNELS = 16
+MIN_CONV_OUTPUT = 4
+MIN_TRANSPOSE_CHANNELS = 128
+MIN_TRANSPOSE_INPUT = 8
+
+
+def conv(x, kernel, strides, padding: Padding, precision=None) -> jax.Array:
+  """``lax.conv_general_dilated(x, kernel, strides, padding)`` (NHWC,
+  HWIO): :func:`winograd_conv` where it pays, ``matmul_conv.conv`` else."""
+  if conv_pays(x, kernel.shape, strides, padding):
+    return winograd_conv(x, kernel, strides, padding, precision)
+  return matmul_conv.conv(x, kernel, strides, padding, precision)
+
+
+def conv_transpose(x, kernel, strides, padding, precision=None) -> jax.Array:
+  """``lax.conv_transpose(x, kernel, strides, padding)`` (NHWC, HWIO):
+  :func:`winograd_conv_transpose` where it pays, ``matmul_conv``'s else."""
+  if conv_transpose_pays(x, kernel.shape, strides):
+    return winograd_conv_transpose(x, kernel, strides, padding, precision)
+  return matmul_conv.conv_transpose(x, kernel, strides, padding, precision)
+
+
+def conv_pays(x, kernel_shape, strides, padding) -> bool:
+  """Whether :func:`conv` takes the Winograd path for these shapes."""
+  ks = kernel_shape[:2]
+  return (
+    _float32(x, ks, strides)
+    and strides[0] * strides[1] * x.shape[-1] >= MIN_CONV_CHANNELS
+    and min(_outputs(x.shape[1:3], ks, strides, padding)) >= MIN_CONV_OUTPUT
+  )
+
+
+def conv_transpose_pays(x, kernel_shape, strides) -> bool:
+  """Whether :func:`conv_transpose` takes the Winograd path."""
+  return (
+    _float32(x, kernel_shape[:2], strides)
+    and strides[0] * strides[1] * kernel_shape[-1] >= MIN_TRANSPOSE_CHANNELS
+    and min(x.shape[1:3]) >= MIN_TRANSPOSE_INPUT
+  )
+
+
+def _float32(x, ks, strides) -> bool:
+  # bfloat16 keeps matmul_conv's path, tuned for the CPU's bfloat16 units
+  # and rounded once per result.
+  return x.dtype == jnp.float32 and supported(_taps(ks, strides))
+
+
+def _outputs(sizes, ks, strides, padding):
+  pads = matmul_conv._conv_pads(sizes, ks, strides, padding)
+  return [
+    (n + lo + hi - k) // s + 1
+    for n, k, s, (lo, hi) in zip(sizes, ks, strides, pads)
+  ]
+
+
+def _taps(ks, strides):
+  """m per axis: the kernel's taps over super-pixels."""
+  return tuple(math.ceil(k / s) for k, s in zip(ks, strides))
+
+
+def supported(ms: Sequence[int]) -> bool:
+  """Whether kernels of ``ms`` super-pixel taps per axis have a transform."""
+  return all(m in _F2 for m in ms)
+
+
+def winograd_conv(x, kernel, strides, padding, precision=None) -> jax.Array:
+  """``lax.conv_general_dilated(x, kernel, strides, padding)`` in NHWC/HWIO
+  by F(2, m) over super-pixels, for any kernel with m = ceil(k/s) of 2 or
+  3 on each axis. Computes in float32 at least."""
+  (b, h, w, c), (kh, kw, _, o) = x.shape, kernel.shape
+  (sh, sw), ms = strides, _taps((kh, kw), strides)
+  pads = matmul_conv._conv_pads((h, w), (kh, kw), strides, padding)
+  outs = _outputs((h, w), (kh, kw), strides, padding)
+  tiles = [-(-q // 2) for q in outs]
+  # Pad (or crop) to the 2·t + m - 1 super-pixels that the tiles read.
+  config = [(0, 0, 0)]
+  for n, s, m, t, (lo, _) in zip((h, w), strides, ms, tiles, pads):
+    config.append((lo, (2 * t + m - 1) * s - n - lo, 0))
+  config.append((0, 0, 0))
+  wide = jnp.promote_types(x.dtype, jnp.float32)
+  xv = lax.pad(x.astype(wide), jnp.zeros((), wide), config)
+  xv = xv.reshape(b, xv.shape[1] // sh, sh, xv.shape[2] // sw, sw * c)
+  # The kernel as (m_h, m_w) taps of (s_h, s_w, C) super-pixel channels.
+  k = jnp.pad(
+    kernel.astype(wide),
+    ((0, ms[0] * sh - kh), (0, ms[1] * sw - kw), (0, 0), (0, 0)),
+  )
+  k = k.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 1, 3, 4, 5)
+  k = k.reshape(ms[0], ms[1], sh * sw * c, o)
+  y = _correlate(xv, k, (*ms, *tiles), precision)
+  return y[:, : outs[0], : outs[1]].astype(x.dtype)
+
+
+def winograd_conv_transpose(
+  x, kernel, strides, padding, precision=None
+) -> jax.Array:
+  """``lax.conv_transpose(x, kernel, strides, padding)`` in NHWC/HWIO as
+  the adjoint of :func:`winograd_conv`: input pixel i and tap t of the
+  flipped kernel land on output s·i + t of the full transposed convolution,
+  which is the input gradient of a correlation of that output with the
+  kernel over super-pixels. Then cropped or padded as lax does."""
+  (b, h, w, c), (kh, kw, _, o) = x.shape, kernel.shape
+  (sh, sw), ms = strides, _taps((kh, kw), strides)
+  tiles = [-(-n // 2) for n in (h, w)]
+  wide = jnp.promote_types(x.dtype, jnp.float32)
+  flipped = jnp.pad(
+    kernel[::-1, ::-1].astype(wide),
+    ((0, ms[0] * sh - kh), (0, ms[1] * sw - kw), (0, 0), (0, 0)),
+  )
+  # k[u, v][(r, r', o), c] = flipped[s·u + r, s·v + r', c, o].
+  k = flipped.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 1, 3, 5, 4)
+  k = k.reshape(ms[0], ms[1], sh * sw * o, c)
+  y = jnp.pad(
+    x.astype(wide),
+    ((0, 0), (0, 2 * tiles[0] - h), (0, 2 * tiles[1] - w), (0, 0)),
+  )
+  supers = [2 * t + m - 1 for t, m in zip(tiles, ms)]
+  xv_shape = (b, supers[0], sh, supers[1], sw * o)
+  full = _correlate_t(y, k, (*ms, *tiles), xv_shape, precision)
+  full = full.reshape(b, supers[0] * sh, supers[1] * sw, o)
+  # The full transposed convolution has (n - 1)·s + k outputs (and here
+  # zeros after them); lax's padding keeps `size` of them from `start`.
+  config = [(0, 0, 0)]
+  for n, kk, s, (lo, hi), length in zip(
+    (h, w),
+    (kh, kw),
+    strides,
+    matmul_conv._transpose_pads((kh, kw), strides, padding),
+    full.shape[1:3],
+  ):
+    start, size = kk - 1 - lo, (n - 1) * s + lo + hi - kk + 2
+    config.append((-start, start + size - length, 0))
+  config.append((0, 0, 0))
+  return lax.pad(full, jnp.zeros((), full.dtype), config).astype(x.dtype)
+
+
+# The three steps and their transposes. `geo` is (m_h, m_w, t_h, t_w): taps
+# and 2×2 output tiles per axis; `xv` is the (b, 2·t_h + m_h - 1, s_h,
+# 2·t_w + m_w - 1, s_w·C) super-pixel view, `y` the (b, 2·t_h, 2·t_w, O)
+# outputs, `k` the (m_h, m_w, s_h·s_w·C, O) kernel.
+
+
+def _combine(coefficients, parts):
+  """Σ c·part over the nonzero coefficients."""
+  total = None
+  for c, part in zip(map(float, coefficients), parts):  # weak: part's dtype
+    if c:
+      term = part if c == 1 else -part if c == -1 else c * part
+      total = term if total is None else total + term
+  return total
+
+
+def _tile_rows(xv, m, t, axis):
+  """Bᵀ along ``axis``: (m + 1) arrays of t tiles, each the combination of
+  m + 1 stride-2 slices of the super-pixels."""
+  bt = _F2[m][0]
+  parts = [
+    lax.slice_in_dim(xv, a, a + 2 * t - 1, 2, axis) for a in range(m + 1)
+  ]
+  return [_combine(row, parts) for row in bt]
+
+
+def _tile_rows_adjoint(grads, m, t, axis, length):
+  """The transpose of :func:`_tile_rows`: slice a of tile j came from
+  super-pixel 2·j + a, so even and odd super-pixels each sum the slices of
+  their parity, shifted, and are interleaved."""
+  bt = _F2[m][0]
+  slices = [_combine(bt[:, a], grads) for a in range(m + 1)]
+  half = (length + 1) // 2
+  parities = []
+  for p in (0, 1):
+    total = None
+    for e in range((m + 1 - p + 1) // 2):
+      config = [(0, 0)] * grads[0].ndim
+      config[axis] = (e, half - t - e)
+      term = jnp.pad(slices[2 * e + p], config)
+      total = term if total is None else total + term
+    parities.append(total)
+  both = jnp.stack(parities, axis=axis + 1)
+  shape = list(parities[0].shape)
+  shape[axis] = 2 * half
+  return lax.slice_in_dim(both.reshape(shape), 0, length, axis=axis)
+
+
+def _transform_input(xv, geo):
+  """(m_h + 1)·(m_w + 1) arrays of (b·t_h·t_w, s_h·s_w·C)."""
+  mh, mw, th, tw = geo
+  out = []
+  for rows in _tile_rows(xv, mh, th, 1):
+    for v in _tile_rows(rows, mw, tw, 3):  # (b, t_h, s_h, t_w, s_w·C)
+      v = jnp.stack([v[:, :, r] for r in range(v.shape[2])], axis=-2)
+      out.append(v.reshape(-1, v.shape[-2] * v.shape[-1]))
+  return out
+
+
+def _transform_input_adjoint(grads, geo, xv_shape):
+  mh, mw, th, tw = geo
+  b, rows, sh, cols, swc = xv_shape
+  grads = [jnp.moveaxis(g.reshape(b, th, tw, sh, swc), 3, 2) for g in grads]
+  n = mw + 1
+  by_row = [
+    _tile_rows_adjoint(grads[i * n : (i + 1) * n], mw, tw, 3, cols)
+    for i in range(mh + 1)
+  ]
+  return _tile_rows_adjoint(by_row, mh, th, 1, rows)
+
+
+def _transform_kernel(k, geo):
+  """(m_h + 1)·(m_w + 1) matrices of (s_h·s_w·C, O)."""
+  mh, mw = geo[:2]
+  gh, gw = _F2[mh][1], _F2[mw][1]
+  rows = [_combine(g, list(k)) for g in gh]
+  return [_combine(g, [r[v] for v in range(mw)]) for r in rows for g in gw]
+
+
+def _transform_kernel_adjoint(grads, geo):
+  mh, mw = geo[:2]
+  gh, gw = _F2[mh][1], _F2[mw][1]
+  n = mw + 1
+  taps = []
+  for u in range(mh):
+    row = [_combine(gh[:, u], grads[j::n]) for j in range(n)]
+    taps.append(jnp.stack([_combine(gw[:, v], row) for v in range(mw)]))
+  return jnp.stack(taps)
+
+
+def _transform_output(products, geo, b):
+  """Aᵀ M A: the (b, 2·t_h, 2·t_w, O) outputs."""
+  mh, mw, th, tw = geo
+  ah, aw = _F2[mh][2], _F2[mw][2]
+  o, n = products[0].shape[-1], mw + 1
+  products = [p.reshape(b, th, tw, o) for p in products]
+  rows = [[_combine(a, products[j::n]) for j in range(n)] for a in ah]
+  y = [jnp.stack([_combine(a, row) for a in aw], axis=3) for row in rows]
+  return jnp.stack(y, axis=2).reshape(b, 2 * th, 2 * tw, o)
+
+
+def _transform_output_adjoint(y, geo):
+  mh, mw, th, tw = geo
+  ah, aw = _F2[mh][2], _F2[mw][2]
+  b, o = y.shape[0], y.shape[-1]
+  y = y.reshape(b, th, 2, tw, 2, o)
+  rows = [
+    _combine(ah[:, i], [y[:, :, p] for p in (0, 1)]) for i in range(mh + 1)
+  ]
+  return [
+    _combine(aw[:, j], [r[:, :, :, q] for q in (0, 1)]).reshape(-1, o)
+    for r in rows
+    for j in range(mw + 1)
+  ]
+
+
+def _forward(xv, k, geo, precision):
+  v, u = _transform_input(xv, geo), _transform_kernel(k, geo)
+  products = [_dot(a, b, precision) for a, b in zip(v, u)]
+  return _transform_output(products, geo, xv.shape[0])
+
+
+def _input_grad(y, k, geo, xv_shape, precision):
+  g = _transform_output_adjoint(y, geo)
+  u = _transform_kernel(k, geo)
+  grads = [_dot(a, b.T, precision) for a, b in zip(g, u)]
+  return _transform_input_adjoint(grads, geo, xv_shape)
+
+
+def _kernel_grad(xv, y, geo, precision):
+  g = _transform_output_adjoint(y, geo)
+  v = _transform_input(xv, geo)
+  # (gᵀ v)ᵀ, not vᵀ g: XLA:CPU runs a product with a transposed left
+  # operand on a slower path (benchmarks/README.md).
+  grads = [_dot(a.T, b, precision).T for a, b in zip(g, v)]
+  return _transform_kernel_adjoint(grads, geo)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _correlate(xv, k, geo, precision):
+  """The m_h×m_w correlation of the super-pixels ``xv`` with ``k``."""
+  return _forward(xv, k, geo, precision)
+
+
+def _correlate_fwd(xv, k, geo, precision):
+  return _forward(xv, k, geo, precision), (xv, k)
+
+
+def _correlate_bwd(geo, precision, residuals, g):
+  xv, k = residuals
+  # The kernel's gradient transforms the input again. Made to depend on g,
+  # so that XLA's CSE does not merge it with the forward pass's transform
+  # and keep that alive in between ((m + 1)²/4 times the input).
+  return (
+    _input_grad(g, k, geo, xv.shape, precision),
+    _kernel_grad(matmul_conv._after(xv, g), g, geo, precision),
+  )
+
+
+_correlate.defvjp(_correlate_fwd, _correlate_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _correlate_t(y, k, geo, xv_shape, precision):
+  """The transpose of :func:`_correlate` in its input."""
+  return _input_grad(y, k, geo, xv_shape, precision)
+
+
+def _correlate_t_fwd(y, k, geo, xv_shape, precision):
+  return _input_grad(y, k, geo, xv_shape, precision), (y, k)
+
+
+def _correlate_t_bwd(geo, xv_shape, precision, residuals, g):
+  y, k = residuals
+  y = matmul_conv._after(y, g)  # Likewise, for y's transform.
+  return _forward(g, k, geo, precision), _kernel_grad(g, y, geo, precision)
+
+
+_correlate_t.defvjp(_correlate_t_fwd, _correlate_t_bwd)
+
+
+class Conv(matmul_conv.Conv):
+  """``nn.Conv`` (NHWC, 2-D) computed by :func:`conv`: same parameters."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return self._apply(conv, x)
+
+
+class ConvTranspose(matmul_conv.Conv):
+  """``nn.ConvTranspose`` (NHWC, 2-D, ``transpose_kernel=False``) computed
+  by :func:`conv_transpose`: same parameters."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return self._apply(conv_transpose, x)

@@ -1,0 +1,161 @@
+"""The Winograd convolutions compute lax's convolutions, values and
+gradients, and are taken exactly where they are meant to be."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from gan_jax.models import matmul_conv, winograd
+from gan_jax.models.dcgan import Discriminator, Generator
+
+DIMS = ("NHWC", "HWIO", "NHWC")
+EXACT = lax.Precision.HIGHEST
+# (kernel, strides): every m = ceil(k/s) of 2 and 3, mixed across the axes,
+# and square and odd kernels.
+KERNELS = [
+  ((4, 4), (2, 2)),  # DCGAN's: m = 2
+  ((3, 3), (1, 1)),  # m = 3
+  ((2, 2), (1, 1)),  # m = 2, stride 1
+  ((3, 3), (2, 2)),  # m = 2, a kernel shorter than 2·s
+  ((5, 6), (2, 2)),  # m = 3
+  ((4, 3), (2, 1)),  # m = (2, 3), strides (2, 1)
+  ((6, 6), (3, 3)),  # m = 2, stride 3
+]
+PADDINGS = ("SAME", "VALID", ((1, 2), (0, 3)))
+CASES = [(k, s, p) for k, s in KERNELS for p in PADDINGS]
+
+
+def _inputs(ks, n=9, seed=0):
+  rng = np.random.default_rng(seed)
+  x = rng.normal(size=(2, n, n + 2, 3)).astype(np.float32)
+  w = rng.normal(size=(*ks, 3, 4)).astype(np.float32)
+  return jnp.asarray(x), jnp.asarray(w)
+
+
+def _lax_conv(x, w, s, padding):
+  return lax.conv_general_dilated(
+    x, w, s, padding, dimension_numbers=DIMS, precision=EXACT
+  )
+
+
+def _lax_transpose(x, w, s, padding):
+  return lax.conv_transpose(
+    x, w, s, padding, dimension_numbers=DIMS, precision=EXACT
+  )
+
+
+PAIRS = [
+  (winograd.winograd_conv, _lax_conv),
+  (winograd.winograd_conv_transpose, _lax_transpose),
+]
+
+
+@pytest.mark.parametrize("ks,s,padding", CASES)
+def test_values_and_gradients_match_lax(ks, s, padding):
+  x, w = _inputs(ks)
+  for ours, theirs in PAIRS:
+    want = theirs(x, w, s, padding)
+    got = jax.jit(ours, static_argnums=(2, 3))(x, w, s, padding)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    probe = np.random.default_rng(1).normal(size=want.shape)
+    probe = probe.astype(np.float32)
+
+    def loss_ours(x, w, ours=ours, probe=probe):
+      return jnp.sum(ours(x, w, s, padding, precision=EXACT) * probe)
+
+    def loss_lax(x, w, theirs=theirs, probe=probe):
+      return jnp.sum(theirs(x, w, s, padding) * probe)
+
+    got = jax.jit(jax.grad(loss_ours, argnums=(0, 1)))(x, w)
+    want = jax.jit(jax.grad(loss_lax, argnums=(0, 1)))(x, w)
+    for g, e in zip(got, want):
+      np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-3)
+
+
+def test_second_derivatives_match_lax():
+  """Gradient penalties (R1, WGAN-GP) differentiate D's input gradient
+  again: the backward passes are differentiable too."""
+  x, w = _inputs((4, 4), n=8)
+
+  def penalty(conv):
+    def input_grad_norm(x, w):
+      g = jax.grad(lambda x: jnp.sum(jnp.sin(conv(x, w))))(x)
+      return jnp.sum(g**2)
+
+    return jax.jit(jax.grad(input_grad_norm, argnums=(0, 1)))(x, w)
+
+  ours = penalty(lambda x, w: winograd.winograd_conv(x, w, (2, 2), "SAME"))
+  theirs = penalty(lambda x, w: _lax_conv(x, w, (2, 2), "SAME"))
+  for g, e in zip(ours, theirs):
+    np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-3)
+
+
+def test_unsupported_taps_are_refused():
+  assert winograd.supported((2, 3))
+  assert not winograd.supported((4, 2))  # a 4×4 stride-1 kernel
+  assert not winograd.supported((1, 1))  # 1×1, or 2×2 at stride 2
+
+
+def test_dcgan32_layers_take_the_path_measured_to_pay():
+  """On dcgan32 (batch 64, width 128): D's three inner convolutions and
+  G's 8×8 → 16×16 transposed one; not D's first (3 input channels), G's
+  4×4 → 8×8 (too few tiles) or its last (3 outputs), nor bfloat16."""
+  f32, bf16 = jnp.float32, jnp.bfloat16
+
+  def conv(shape, dtype=f32, kernel=(4, 4, 0, 0), strides=(2, 2)):
+    x = jax.ShapeDtypeStruct(shape, dtype)
+    return winograd.conv_pays(x, kernel, strides, "SAME")
+
+  def transpose(shape, out, dtype=f32):
+    x = jax.ShapeDtypeStruct(shape, dtype)
+    return winograd.conv_transpose_pays(x, (4, 4, shape[-1], out), (2, 2))
+
+  assert conv((64, 16, 16, 128)) and conv((64, 8, 8, 256))
+  assert not conv((64, 32, 32, 3))
+  assert not conv((64, 16, 16, 128), bf16)
+  assert not conv((64, 4, 4, 512), kernel=(4, 4), strides=(1, 1))
+  assert conv((64, 8, 8, 64), kernel=(3, 3), strides=(1, 1))
+  assert transpose((64, 8, 8, 256), 128)
+  assert not transpose((64, 4, 4, 512), 256)
+  assert not transpose((64, 16, 16, 128), 3)
+  assert not transpose((64, 8, 8, 256), 128, bf16)
+
+
+def test_elsewhere_it_is_matmul_conv_bit_for_bit():
+  x, w = _inputs((4, 4))
+  np.testing.assert_array_equal(
+    winograd.conv(x, w, (2, 2), "SAME"), matmul_conv.conv(x, w, (2, 2), "SAME")
+  )
+  np.testing.assert_array_equal(
+    winograd.conv_transpose(x, w, (2, 2), "SAME"),
+    matmul_conv.conv_transpose(x, w, (2, 2), "SAME"),
+  )
+
+
+def test_dcgan_is_the_same_function_as_with_xla_convolutions():
+  """Wide enough that every Winograd layer of the rule is taken."""
+  z = jnp.asarray(np.random.default_rng(0).normal(size=(4, 16)), jnp.float32)
+  kw = {"resolution": 32, "width": 64}
+
+  def run(module, variables, x):
+    return jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x)
+
+  g_xla = Generator(channels=3, conv_impl="xla", **kw)
+  init = jax.jit(lambda x: g_xla.init(jax.random.key(0), x, train=False))
+  variables = init(z)
+  images = run(g_xla, variables, z)
+  g_w = Generator(channels=3, conv_impl="winograd", **kw)
+  np.testing.assert_allclose(run(g_w, variables, z), images, atol=1e-5)
+  d_xla = Discriminator(conv_impl="xla", **kw)
+  init = jax.jit(lambda x: d_xla.init(jax.random.key(0), x, train=False))
+  variables = init(images)
+  d_w = Discriminator(conv_impl="winograd", **kw)
+  np.testing.assert_allclose(
+    run(d_w, variables, images),
+    run(d_xla, variables, images),
+    rtol=1e-4,
+    atol=1e-5,
+  )
