@@ -24,7 +24,13 @@ pipeline has its own benchmark). Printed per implementation:
   (``--torch-precision bfloat16`` is PyTorch's autocast), else to the first
   PyTorch precision's;
 - FLOP/img: FLOPs per image of one step, gan_jax's from XLA's cost analysis
-  of the compiled step, PyTorch's from ``torch.utils.flop_counter``;
+  of the compiled step, PyTorch's from ``torch.utils.flop_counter``. With
+  Winograd convolutions (``--conv-impl winograd``, the default on CPU) the
+  step executes fewer multiplications than the convolutions it computes:
+  those rows show "executed / direct", the direct count being that of the
+  same step with im2col and col2im, whose products have exactly the direct
+  convolutions' FLOPs, and the FLOP/s and ceiling columns likewise (the
+  direct one is the effective rate, as Winograd is usually reported);
 - GFLOP/s and its fraction of the matmul ceiling: a 2048×2048 float32
   matrix multiplication timed in the same run (the faster of JAX's and
   PyTorch's), and a bfloat16 one (float32 accumulation) when a worker runs
@@ -123,25 +129,30 @@ class JaxWorker:
     self.jax, self.base_rss = jax, _rss_mb()
     w = WORKLOADS[args.workload]
     res, b = w["resolution"], args.batch
-    model_cfg = config_lib.ModelConfig(
-      arch="dcgan",
-      width=w["width"],
-      latent_dim=w["latent_dim"],
-      conv_impl=args.conv_impl,
-      precision=args.precision,
-    )
-    strategy = parallel.make("single", 0, b)
-    g, d = models.build(model_cfg, (res, res, 3))
     opt = optimizers.build(config_lib.OptimizerConfig())
-    train_step = step.make_train_step(
-      g,
-      d,
-      losses.LOSSES["non_saturating"],
-      opt,
-      opt,
-      latent_dim=w["latent_dim"],
-      reuse_fakes=args.reuse_fakes,
-    )
+
+    def build(conv_impl):
+      model_cfg = config_lib.ModelConfig(
+        arch="dcgan",
+        width=w["width"],
+        latent_dim=w["latent_dim"],
+        conv_impl=conv_impl,
+        precision=args.precision,
+      )
+      g, d = models.build(model_cfg, (res, res, 3))
+      train_step = step.make_train_step(
+        g,
+        d,
+        losses.LOSSES["non_saturating"],
+        opt,
+        opt,
+        latent_dim=w["latent_dim"],
+        reuse_fakes=args.reuse_fakes,
+      )
+      return g, d, train_step
+
+    strategy = parallel.make("single", 0, b)
+    g, d, train_step = build(args.conv_impl)
     real = np.random.default_rng(0).uniform(-1, 1, (b, res, res, 3))
     real = real.astype(np.float32)
     root = keys.root(0)
@@ -178,6 +189,17 @@ class JaxWorker:
     cost = lowered_cost or self.fns[k0].cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     self.flops = cost["flops"] / (b if lowered_cost else b * k0)
+    # Winograd's products do fewer multiplications than the convolutions
+    # they compute. The direct convolutions' FLOPs are those of the same
+    # step with im2col and col2im (matmul_conv), whose products have
+    # exactly their FLOPs: the work PyTorch's count measures.
+    self.direct_flops = self.flops
+    self.impl = models.conv_impl(args.conv_impl)
+    if self.impl == "winograd" and lowered_cost:
+      direct = jax.jit(build("matmul")[2]).lower(
+        state, {"x": real[None]}, self.train_root
+      )
+      self.direct_flops = direct.cost_analysis()["flops"] / b
     stats = self.fns[k0].memory_analysis()
     # What XLA allocates for one call: arguments (state, batch, key),
     # outputs and temporaries, less the donated buffers reused as outputs.
@@ -187,7 +209,6 @@ class JaxWorker:
       + stats.temp_size_in_bytes
       - stats.alias_size_in_bytes
     ) / 2**20
-    self.impl = models.conv_impl(args.conv_impl)
     self.precision = args.precision
     self.step_count = 0
     for k in args.steps_per_call:
@@ -232,6 +253,7 @@ class JaxWorker:
   def info(self) -> dict:
     return {
       "flops": self.flops,
+      "direct_flops": self.direct_flops,
       "compile_s": self.compile_s,
       "conv_impl": self.impl,
       "precision": self.precision,
@@ -574,6 +596,18 @@ def main() -> None:
     rate, i = statistics.median(values), info[name]
     torch_rate = torch_rate_for(i["precision"])
     flop_s = rate * i["flops"]
+    # Winograd rows: executed / direct-convolution FLOPs (effective rate).
+    direct = i.get("direct_flops", i["flops"])
+    flops_cell = f"{i['flops'] / 1e9:.2f}"
+    flop_s_cell = f"{flop_s / 1e12:.3g}"
+    share_cells = [f"{flop_s / ceiling[d]:.1%}" for d in shown]
+    if direct != i["flops"]:
+      flops_cell += f" / {direct / 1e9:.2f}"
+      flop_s_cell += f" / {rate * direct / 1e12:.3g}"
+      share_cells = [
+        f"{cell} / {rate * direct / ceiling[d]:.1%}"
+        for cell, d in zip(share_cells, shown)
+      ]
     if gpu:
       # gan_jax: what XLA allocates for one step (its device peak also
       # counts compile-time autotuning); PyTorch: its allocator's peak.
@@ -592,6 +626,7 @@ def main() -> None:
         "img_s_repeats": values,
         "ratio": ratio,
         "flops_per_img": i["flops"],
+        "direct_flops_per_img": direct,
         "flop_s": flop_s,
         "ceilings": ceiling,
         "peak_mb": peak,
@@ -601,8 +636,8 @@ def main() -> None:
     print(
       f"| {label} | {k} | {rate:.1f} | "
       + (f"{ratio:.2f}" if ratio else "")
-      + f" | {i['flops'] / 1e9:.2f} | {flop_s / 1e12:.3g} | "
-      + " | ".join(f"{flop_s / ceiling[d]:.1%}" for d in shown)
+      + f" | {flops_cell} | {flop_s_cell} | "
+      + " | ".join(share_cells)
       + f" | {peak:,.0f} | {i['compile_s']:.1f} |"
     )
   if args.json:
