@@ -1,6 +1,8 @@
 """The Winograd convolutions compute lax's convolutions, values and
 gradients, and are taken exactly where they are meant to be."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -55,23 +57,32 @@ PAIRS = [
 @pytest.mark.parametrize("ks,s,padding", CASES)
 def test_values_and_gradients_match_lax(ks, s, padding):
   x, w = _inputs(ks)
-  for ours, theirs in PAIRS:
-    want = theirs(x, w, s, padding)
-    got = jax.jit(ours, static_argnums=(2, 3))(x, w, s, padding)
-    assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
-    probe = np.random.default_rng(1).normal(size=want.shape)
-    probe = probe.astype(np.float32)
+  shapes = [theirs(x, w, s, padding).shape for _, theirs in PAIRS]
+  rng = np.random.default_rng(1)
+  probes = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
 
-    def loss_ours(x, w, ours=ours, probe=probe):
-      return jnp.sum(ours(x, w, s, padding, precision=EXACT) * probe)
+  def results(fns):
+    """Both functions' values, and gradients of a probe of them; one
+    compilation for both (the suite's time is mostly compiling)."""
 
-    def loss_lax(x, w, theirs=theirs, probe=probe):
-      return jnp.sum(theirs(x, w, s, padding) * probe)
+    def run(x, w):
+      out = []
+      for fn, probe in zip(fns, probes):
 
-    got = jax.jit(jax.grad(loss_ours, argnums=(0, 1)))(x, w)
-    want = jax.jit(jax.grad(loss_lax, argnums=(0, 1)))(x, w)
-    for g, e in zip(got, want):
+        def loss(x, w, fn=fn, probe=probe):
+          return jnp.sum(fn(x, w, s, padding) * probe)
+
+        out.append((fn(x, w, s, padding), *jax.grad(loss, (0, 1))(x, w)))
+      return out
+
+    return jax.jit(run)(x, w)
+
+  ours = results([functools.partial(f, precision=EXACT) for f, _ in PAIRS])
+  theirs = results([f for _, f in PAIRS])
+  for got, want in zip(ours, theirs):
+    assert got[0].shape == want[0].shape
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-4)
+    for g, e in zip(got[1:], want[1:]):
       np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-3)
 
 

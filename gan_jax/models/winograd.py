@@ -44,7 +44,8 @@ from gan_jax.models import matmul_conv
 from gan_jax.models.matmul_conv import Padding, _dot
 
 # F(2, m) for m taps: Bᵀ ((m+1)×(m+1), the input), G ((m+1)×m, the kernel)
-# and Aᵀ (2×(m+1), the products), from the interpolation points 0, ±1, ∞.
+# and Aᵀ (2×(m+1), the products): Lavin & Gray's F(2, 3) and its two-tap
+# analogue, whose entries are exact in binary.
 _F2 = {
   2: (
     np.array([[1, -1, 0], [0, 1, 0], [0, -1, 1]]),
@@ -87,7 +88,7 @@ def conv_pays(x, kernel_shape, strides, padding) -> bool:
   """Whether :func:`conv` takes the Winograd path for these shapes."""
   ks = kernel_shape[:2]
   return (
-    _float32(x, ks, strides)
+    _eligible(x, ks, strides)
     and strides[0] * strides[1] * x.shape[-1] >= MIN_CONV_CHANNELS
     and min(_outputs(x.shape[1:3], ks, strides, padding)) >= MIN_CONV_OUTPUT
   )
@@ -96,13 +97,13 @@ def conv_pays(x, kernel_shape, strides, padding) -> bool:
 def conv_transpose_pays(x, kernel_shape, strides) -> bool:
   """Whether :func:`conv_transpose` takes the Winograd path."""
   return (
-    _float32(x, kernel_shape[:2], strides)
+    _eligible(x, kernel_shape[:2], strides)
     and strides[0] * strides[1] * kernel_shape[-1] >= MIN_TRANSPOSE_CHANNELS
     and min(x.shape[1:3]) >= MIN_TRANSPOSE_INPUT
   )
 
 
-def _float32(x, ks, strides) -> bool:
+def _eligible(x, ks, strides) -> bool:
   # bfloat16 keeps matmul_conv's path, tuned for the CPU's bfloat16 units
   # and rounded once per result.
   return x.dtype == jnp.float32 and supported(_taps(ks, strides))
