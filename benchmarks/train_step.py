@@ -174,6 +174,15 @@ class JaxWorker:
     # that GPU compilation turns into library calls.
     one = jax.jit(train_step).lower(state, {"x": real[None]}, self.train_root)
     lowered_cost = one.cost_analysis()
+    # Winograd's products do fewer multiplications than the convolutions
+    # they compute. The direct convolutions' FLOPs are those of the same
+    # step with im2col and col2im (matmul_conv), whose products have
+    # exactly their FLOPs: the work PyTorch's count measures.
+    self.impl, direct_cost = models.conv_impl(args.conv_impl), None
+    if self.impl == "winograd" and lowered_cost:
+      direct = jax.jit(build("matmul")[2])
+      direct = direct.lower(state, {"x": real[None]}, self.train_root)
+      direct_cost = direct.cost_analysis()
     self.fns, self.batches = {}, {}
     start = time.perf_counter()  # The timed functions' compile and warm-up.
     for k in args.steps_per_call:
@@ -189,17 +198,7 @@ class JaxWorker:
     cost = lowered_cost or self.fns[k0].cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     self.flops = cost["flops"] / (b if lowered_cost else b * k0)
-    # Winograd's products do fewer multiplications than the convolutions
-    # they compute. The direct convolutions' FLOPs are those of the same
-    # step with im2col and col2im (matmul_conv), whose products have
-    # exactly their FLOPs: the work PyTorch's count measures.
-    self.direct_flops = self.flops
-    self.impl = models.conv_impl(args.conv_impl)
-    if self.impl == "winograd" and lowered_cost:
-      direct = jax.jit(build("matmul")[2]).lower(
-        state, {"x": real[None]}, self.train_root
-      )
-      self.direct_flops = direct.cost_analysis()["flops"] / b
+    self.direct_flops = direct_cost["flops"] / b if direct_cost else self.flops
     stats = self.fns[k0].memory_analysis()
     # What XLA allocates for one call: arguments (state, batch, key),
     # outputs and temporaries, less the donated buffers reused as outputs.
