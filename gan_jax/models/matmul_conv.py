@@ -63,25 +63,14 @@ def conv(
   slices of that view, taken in the kernel's own (k_h, k_w, C) order: no
   transpose of the input or the kernel.
   """
-  sizes, ks = x.shape[1:3], kernel.shape[:2]
+  ks = kernel.shape[:2]
   (b, _, _, c), o = x.shape, kernel.shape[-1]
   (sh, sw) = strides
-  pads = _conv_pads(sizes, ks, strides, padding)
-  (ho, wo) = outs = [
-    (n + lo + hi - k) // s + 1
-    for n, k, s, (lo, hi) in zip(sizes, ks, strides, pads)
-  ]
-  (mh, mw) = ms = [math.ceil(k / s) for k, s in zip(ks, strides)]
-  # Pad (or crop) each side so the padded length is exactly (out + m - 1) * s.
-  config = [(0, 0, 0)]
-  for n, s, m, q, (lo, _) in zip(sizes, strides, ms, outs, pads):
-    config.append((lo, (q + m - 1) * s - n - lo, 0))
-  config.append((0, 0, 0))
-  x = lax.pad(x, jnp.zeros((), x.dtype), config)
+  pads, (ho, wo) = _conv_outputs(x.shape[1:3], ks, strides, padding)
+  (mh, mw) = ms = _taps(ks, strides)
+  x = _pad_for_outputs(x, strides, ms, (ho, wo), pads)
   x = x.reshape(b, ho + mh - 1, sh, wo + mw - 1, sw * c)
-  kernel = jnp.pad(
-    kernel, ((0, mh * sh - ks[0]), (0, mw * sw - ks[1]), (0, 0), (0, 0))
-  )
+  kernel = _pad_kernel(kernel, ms, strides)
   geometry = (mh, sh, mw, ho, wo)
   y = _patch_matmul(x, kernel, geometry, precision)
   return y.reshape(b, ho, wo, o)
@@ -213,29 +202,16 @@ def conv_transpose(
   that view (moving runs of s·C_out contiguous numbers), which is the
   output; it is then cropped or padded to lax's output.
   """
-  sizes, ks = x.shape[1:3], kernel.shape[:2]
   (b, h, w, _), o = x.shape, kernel.shape[-1]
   (sh, sw) = strides
-  (mh, mw) = [math.ceil(k / s) for k, s in zip(ks, strides)]
-  flipped = jnp.pad(
-    kernel[::-1, ::-1],
-    ((0, mh * sh - ks[0]), (0, mw * sw - ks[1]), (0, 0), (0, 0)),
-  )
+  (mh, mw) = ms = _taps(kernel.shape[:2], strides)
+  flipped = _pad_kernel(kernel[::-1, ::-1], ms, strides)
   # (b·h·w, (t_h, t_w, O)) products, in float32 at least, added into the
   # (b, h + mh - 1, sh, w + mw - 1, sw·O) view of the output.
   y = _tap_matmul(x, flipped, precision)
   full = _overlap_add(y, (mh, sh, mw, h, w)).astype(x.dtype)
   full = full.reshape(b, (h + mh - 1) * sh, (w + mw - 1) * sw, o)
-  # The full transposed convolution has (n - 1) * s + k outputs; lax's
-  # padding keeps `size` of them from `start` (zeros outside).
-  config = [(0, 0, 0)]
-  for n, k, s, (lo, hi), length in zip(
-    sizes, ks, strides, _transpose_pads(ks, strides, padding), full.shape[1:3]
-  ):
-    start, size = k - 1 - lo, (n - 1) * s + lo + hi - k + 2
-    config.append((-start, start + size - length, 0))
-  config.append((0, 0, 0))
-  return lax.pad(full, jnp.zeros((), full.dtype), config)
+  return _crop_transposed(full, (h, w), kernel.shape[:2], strides, padding)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -321,6 +297,51 @@ def _dot(a, b, precision):
   """
   wide = jnp.promote_types(jnp.result_type(a, b), jnp.float32)
   return jnp.dot(a, b, precision=precision, preferred_element_type=wide)
+
+
+def _taps(ks, strides):
+  """m = ceil(k/s) per axis: the kernel's taps over s×s super-pixels."""
+  return tuple(math.ceil(k / s) for k, s in zip(ks, strides))
+
+
+def _conv_outputs(sizes, ks, strides, padding):
+  """A convolution's padding and output size per axis, as lax's."""
+  pads = _conv_pads(sizes, ks, strides, padding)
+  outs = tuple(
+    (n + lo + hi - k) // s + 1
+    for n, k, s, (lo, hi) in zip(sizes, ks, strides, pads)
+  )
+  return pads, outs
+
+
+def _pad_for_outputs(x, strides, ms, outs, pads):
+  """``x`` padded (or cropped) on each side to exactly (out + m - 1)·s rows
+  and columns: the super-pixels that ``outs`` outputs of m taps read."""
+  config = [(0, 0, 0)]
+  for n, s, m, q, (lo, _) in zip(x.shape[1:3], strides, ms, outs, pads):
+    config.append((lo, (q + m - 1) * s - n - lo, 0))
+  config.append((0, 0, 0))
+  return lax.pad(x, jnp.zeros((), x.dtype), config)
+
+
+def _pad_kernel(kernel, ms, strides):
+  """The (kh, kw, C, O) kernel zero-padded to (m_h·s_h, m_w·s_w, C, O)."""
+  (kh, kw), (mh, mw), (sh, sw) = kernel.shape[:2], ms, strides
+  return jnp.pad(kernel, ((0, mh * sh - kh), (0, mw * sw - kw), (0, 0), (0, 0)))
+
+
+def _crop_transposed(full, sizes, ks, strides, padding):
+  """lax's transposed convolution from the full one (and zeros after it):
+  the full one has (n - 1)·s + k outputs, and lax's padding keeps `size`
+  of them from `start` (zeros outside)."""
+  config = [(0, 0, 0)]
+  for n, k, s, (lo, hi), length in zip(
+    sizes, ks, strides, _transpose_pads(ks, strides, padding), full.shape[1:3]
+  ):
+    start, size = k - 1 - lo, (n - 1) * s + lo + hi - k + 2
+    config.append((-start, start + size - length, 0))
+  config.append((0, 0, 0))
+  return lax.pad(full, jnp.zeros((), full.dtype), config)
 
 
 def _conv_pads(sizes, ks, strides, padding):

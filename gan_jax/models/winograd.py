@@ -31,7 +31,6 @@ otherwise. The modules have the same parameters as Flax's ``nn.Conv`` and
 """
 
 import functools
-import math
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -41,7 +40,15 @@ import numpy as np
 from jax import lax
 
 from gan_jax.models import matmul_conv
-from gan_jax.models.matmul_conv import Padding, _dot
+from gan_jax.models.matmul_conv import (
+  Padding,
+  _conv_outputs,
+  _crop_transposed,
+  _dot,
+  _pad_for_outputs,
+  _pad_kernel,
+  _taps,
+)
 
 # F(2, m) for m taps: Bᵀ ((m+1)×(m+1), the input), G ((m+1)×m, the kernel)
 # and Aᵀ (2×(m+1), the products): Lavin & Gray's F(2, 3) and its two-tap
@@ -87,10 +94,11 @@ def conv_transpose(x, kernel, strides, padding, precision=None) -> jax.Array:
 def conv_pays(x, kernel_shape, strides, padding) -> bool:
   """Whether :func:`conv` takes the Winograd path for these shapes."""
   ks = kernel_shape[:2]
+  _, outs = _conv_outputs(x.shape[1:3], ks, strides, padding)
   return (
     _eligible(x, ks, strides)
     and strides[0] * strides[1] * x.shape[-1] >= MIN_CONV_CHANNELS
-    and min(_outputs(x.shape[1:3], ks, strides, padding)) >= MIN_CONV_OUTPUT
+    and min(outs) >= MIN_CONV_OUTPUT
   )
 
 
@@ -109,19 +117,6 @@ def _eligible(x, ks, strides) -> bool:
   return x.dtype == jnp.float32 and supported(_taps(ks, strides))
 
 
-def _outputs(sizes, ks, strides, padding):
-  pads = matmul_conv._conv_pads(sizes, ks, strides, padding)
-  return [
-    (n + lo + hi - k) // s + 1
-    for n, k, s, (lo, hi) in zip(sizes, ks, strides, pads)
-  ]
-
-
-def _taps(ks, strides):
-  """m per axis: the kernel's taps over super-pixels."""
-  return tuple(math.ceil(k / s) for k, s in zip(ks, strides))
-
-
 def supported(ms: Sequence[int]) -> bool:
   """Whether kernels of ``ms`` super-pixel taps per axis have a transform."""
   return all(m in _F2 for m in ms)
@@ -131,24 +126,18 @@ def winograd_conv(x, kernel, strides, padding, precision=None) -> jax.Array:
   """``lax.conv_general_dilated(x, kernel, strides, padding)`` in NHWC/HWIO
   by F(2, m) over super-pixels, for any kernel with m = ceil(k/s) of 2 or
   3 on each axis. Computes in float32 at least."""
-  (b, h, w, c), (kh, kw, _, o) = x.shape, kernel.shape
-  (sh, sw), ms = strides, _taps((kh, kw), strides)
-  pads = matmul_conv._conv_pads((h, w), (kh, kw), strides, padding)
-  outs = _outputs((h, w), (kh, kw), strides, padding)
+  (b, _, _, c), o = x.shape, kernel.shape[-1]
+  (sh, sw), ms = strides, _taps(kernel.shape[:2], strides)
+  pads, outs = _conv_outputs(x.shape[1:3], kernel.shape[:2], strides, padding)
   tiles = [-(-q // 2) for q in outs]
-  # Pad (or crop) to the 2·t + m - 1 super-pixels that the tiles read.
-  config = [(0, 0, 0)]
-  for n, s, m, t, (lo, _) in zip((h, w), strides, ms, tiles, pads):
-    config.append((lo, (2 * t + m - 1) * s - n - lo, 0))
-  config.append((0, 0, 0))
+  # The 2·t + m - 1 super-pixels that the 2·t outputs of the tiles read.
   wide = jnp.promote_types(x.dtype, jnp.float32)
-  xv = lax.pad(x.astype(wide), jnp.zeros((), wide), config)
+  xv = _pad_for_outputs(
+    x.astype(wide), strides, ms, [2 * t for t in tiles], pads
+  )
   xv = xv.reshape(b, xv.shape[1] // sh, sh, xv.shape[2] // sw, sw * c)
   # The kernel as (m_h, m_w) taps of (s_h, s_w, C) super-pixel channels.
-  k = jnp.pad(
-    kernel.astype(wide),
-    ((0, ms[0] * sh - kh), (0, ms[1] * sw - kw), (0, 0), (0, 0)),
-  )
+  k = _pad_kernel(kernel.astype(wide), ms, strides)
   k = k.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 1, 3, 4, 5)
   k = k.reshape(ms[0], ms[1], sh * sw * c, o)
   y = _correlate(xv, k, (*ms, *tiles), precision)
@@ -163,14 +152,11 @@ def winograd_conv_transpose(
   flipped kernel land on output s·i + t of the full transposed convolution,
   which is the input gradient of a correlation of that output with the
   kernel over super-pixels. Then cropped or padded as lax does."""
-  (b, h, w, c), (kh, kw, _, o) = x.shape, kernel.shape
-  (sh, sw), ms = strides, _taps((kh, kw), strides)
+  (b, h, w, c), o = x.shape, kernel.shape[-1]
+  (sh, sw), ms = strides, _taps(kernel.shape[:2], strides)
   tiles = [-(-n // 2) for n in (h, w)]
   wide = jnp.promote_types(x.dtype, jnp.float32)
-  flipped = jnp.pad(
-    kernel[::-1, ::-1].astype(wide),
-    ((0, ms[0] * sh - kh), (0, ms[1] * sw - kw), (0, 0), (0, 0)),
-  )
+  flipped = _pad_kernel(kernel[::-1, ::-1].astype(wide), ms, strides)
   # k[u, v][(r, r', o), c] = flipped[s·u + r, s·v + r', c, o].
   k = flipped.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 1, 3, 5, 4)
   k = k.reshape(ms[0], ms[1], sh * sw * o, c)
@@ -182,20 +168,8 @@ def winograd_conv_transpose(
   xv_shape = (b, supers[0], sh, supers[1], sw * o)
   full = _correlate_t(y, k, (*ms, *tiles), xv_shape, precision)
   full = full.reshape(b, supers[0] * sh, supers[1] * sw, o)
-  # The full transposed convolution has (n - 1)·s + k outputs (and here
-  # zeros after them); lax's padding keeps `size` of them from `start`.
-  config = [(0, 0, 0)]
-  for n, kk, s, (lo, hi), length in zip(
-    (h, w),
-    (kh, kw),
-    strides,
-    matmul_conv._transpose_pads((kh, kw), strides, padding),
-    full.shape[1:3],
-  ):
-    start, size = kk - 1 - lo, (n - 1) * s + lo + hi - kk + 2
-    config.append((-start, start + size - length, 0))
-  config.append((0, 0, 0))
-  return lax.pad(full, jnp.zeros((), full.dtype), config).astype(x.dtype)
+  full = _crop_transposed(full, (h, w), kernel.shape[:2], strides, padding)
+  return full.astype(x.dtype)
 
 
 # The three steps and their transposes. `geo` is (m_h, m_w, t_h, t_w): taps
@@ -234,7 +208,7 @@ def _tile_rows_adjoint(grads, m, t, axis, length):
   parities = []
   for p in (0, 1):
     total = None
-    for e in range((m + 1 - p + 1) // 2):
+    for e in range((m - p) // 2 + 1):
       config = [(0, 0)] * grads[0].ndim
       config[axis] = (e, half - t - e)
       term = jnp.pad(slices[2 * e + p], config)
@@ -320,15 +294,17 @@ def _forward(xv, k, geo, precision):
   return _transform_output(products, geo, xv.shape[0])
 
 
-def _input_grad(y, k, geo, xv_shape, precision):
-  g = _transform_output_adjoint(y, geo)
+# `g` below is the outputs' side transformed: _transform_output_adjoint of
+# the output gradient (or, for the transposed convolution, of its input).
+
+
+def _input_grad(g, k, geo, xv_shape, precision):
   u = _transform_kernel(k, geo)
   grads = [_dot(a, b.T, precision) for a, b in zip(g, u)]
   return _transform_input_adjoint(grads, geo, xv_shape)
 
 
-def _kernel_grad(xv, y, geo, precision):
-  g = _transform_output_adjoint(y, geo)
+def _kernel_grad(xv, g, geo, precision):
   v = _transform_input(xv, geo)
   # (gᵀ v)ᵀ, not vᵀ g: XLA:CPU runs a product with a transposed left
   # operand on a slower path (benchmarks/README.md).
@@ -351,9 +327,11 @@ def _correlate_bwd(geo, precision, residuals, g):
   # The kernel's gradient transforms the input again. Made to depend on g,
   # so that XLA's CSE does not merge it with the forward pass's transform
   # and keep that alive in between ((m + 1)²/4 times the input).
+  xv_again = matmul_conv._after(xv, g)
+  g = _transform_output_adjoint(g, geo)
   return (
     _input_grad(g, k, geo, xv.shape, precision),
-    _kernel_grad(matmul_conv._after(xv, g), g, geo, precision),
+    _kernel_grad(xv_again, g, geo, precision),
   )
 
 
@@ -363,17 +341,19 @@ _correlate.defvjp(_correlate_fwd, _correlate_bwd)
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
 def _correlate_t(y, k, geo, xv_shape, precision):
   """The transpose of :func:`_correlate` in its input."""
-  return _input_grad(y, k, geo, xv_shape, precision)
+  g = _transform_output_adjoint(y, geo)
+  return _input_grad(g, k, geo, xv_shape, precision)
 
 
 def _correlate_t_fwd(y, k, geo, xv_shape, precision):
-  return _input_grad(y, k, geo, xv_shape, precision), (y, k)
+  return _correlate_t(y, k, geo, xv_shape, precision), (y, k)
 
 
-def _correlate_t_bwd(geo, xv_shape, precision, residuals, g):
+def _correlate_t_bwd(geo, xv_shape, precision, residuals, z):
   y, k = residuals
-  y = matmul_conv._after(y, g)  # Likewise, for y's transform.
-  return _forward(g, k, geo, precision), _kernel_grad(g, y, geo, precision)
+  # Likewise, y's transform again, made to depend on z.
+  g = _transform_output_adjoint(matmul_conv._after(y, z), geo)
+  return _forward(z, k, geo, precision), _kernel_grad(z, g, geo, precision)
 
 
 _correlate_t.defvjp(_correlate_t_fwd, _correlate_t_bwd)
