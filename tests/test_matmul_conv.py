@@ -204,9 +204,16 @@ def test_modules_are_drop_in_replacements_for_flax(ours, flax_module):
   )
 
 
-def test_dcgan_is_the_same_function_with_either_implementation():
+@pytest.mark.parametrize(
+  "impl,kw",
+  [
+    ("matmul", {"resolution": 8, "width": 8, "extra_layers": 1}),
+    # Wide enough that every layer of winograd's rule takes its path.
+    ("winograd", {"resolution": 32, "width": 64}),
+  ],
+)
+def test_dcgan_is_the_same_function_as_with_xla_convolutions(impl, kw):
   z = jnp.asarray(np.random.default_rng(0).normal(size=(4, 16)), jnp.float32)
-  kw = {"resolution": 8, "width": 8, "extra_layers": 1}
 
   def init(module, x):
     return jax.jit(lambda x: module.init(jax.random.key(0), x, train=False))(x)
@@ -217,13 +224,13 @@ def test_dcgan_is_the_same_function_with_either_implementation():
   g_xla = Generator(channels=3, conv_impl="xla", **kw)
   variables = init(g_xla, z)
   images = apply(g_xla, variables, z)
-  g_mm = Generator(channels=3, conv_impl="matmul", **kw)
-  np.testing.assert_allclose(apply(g_mm, variables, z), images, atol=1e-5)
+  g_ours = Generator(channels=3, conv_impl=impl, **kw)
+  np.testing.assert_allclose(apply(g_ours, variables, z), images, atol=1e-5)
   d_xla = Discriminator(conv_impl="xla", **kw)
   variables = init(d_xla, images)
-  d_mm = Discriminator(conv_impl="matmul", **kw)
+  d_ours = Discriminator(conv_impl=impl, **kw)
   np.testing.assert_allclose(
-    apply(d_mm, variables, images),
+    apply(d_ours, variables, images),
     apply(d_xla, variables, images),
     rtol=1e-4,
     atol=1e-5,
