@@ -1,29 +1,38 @@
 """Test setup: four virtual CPU devices, set before JAX is imported, a
 fresh cache, so converted weights and trained classifiers are made anew,
 and a fresh TFDS data dir, so datasets are prepared anew (one of each per
-pytest-xdist worker)."""
+pytest-xdist worker), all removed when the session ends."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ["XLA_FLAGS"] = (
   os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault(
-  "GAN_JAX_CACHE", tempfile.mkdtemp(prefix="gan_jax_cache_")
-)
-os.environ.setdefault("TFDS_DATA_DIR", tempfile.mkdtemp(prefix="gan_jax_tfds_"))
+
+
+def _fresh_dir(var: str, prefix: str) -> None:
+  """Points ``var`` at a new temporary folder, removed when this process
+  ends, unless the environment already names one."""
+  if var not in os.environ:
+    os.environ[var] = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, os.environ[var], ignore_errors=True)
+
+
+_fresh_dir("GAN_JAX_CACHE", "gan_jax_cache_")
+_fresh_dir("TFDS_DATA_DIR", "gan_jax_tfds_")
 # JAX's persistent compilation cache, fresh for the session: tests build the
 # same small steps again and again, in this process and in the train
 # commands they start, and each is then compiled once.
-os.environ.setdefault(
-  "JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="gan_jax_xla_")
-)
+_fresh_dir("JAX_COMPILATION_CACHE_DIR", "gan_jax_xla_")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # Under pytest-xdist the workers inherit the directories above from the
-# controlling process; each takes its own folder inside them, so that no
-# two processes prepare a dataset or convert weights into the same place.
+# controlling process, which removes them at its end; each takes its own
+# folder inside them, so that no two processes prepare a dataset or convert
+# weights into the same place.
 if worker := os.environ.get("PYTEST_XDIST_WORKER"):
   for var in ("GAN_JAX_CACHE", "TFDS_DATA_DIR", "JAX_COMPILATION_CACHE_DIR"):
     os.environ[var] = os.path.join(os.environ[var], worker)
