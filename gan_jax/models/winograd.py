@@ -288,10 +288,12 @@ def _transform_output_adjoint(y, geo):
   ]
 
 
-def _forward(xv, k, geo, precision):
-  v, u = _transform_input(xv, geo), _transform_kernel(k, geo)
-  products = [_dot(a, b, precision) for a, b in zip(v, u)]
-  return _transform_output(products, geo, xv.shape[0])
+def _forward(v, k, geo, b, precision):
+  """The correlation's (b, 2·t_h, 2·t_w, O) outputs from the transformed
+  input ``v``."""
+  u = _transform_kernel(k, geo)
+  products = [_dot(a, c, precision) for a, c in zip(v, u)]
+  return _transform_output(products, geo, b)
 
 
 # `g` below is the outputs' side transformed: _transform_output_adjoint of
@@ -304,8 +306,7 @@ def _input_grad(g, k, geo, xv_shape, precision):
   return _transform_input_adjoint(grads, geo, xv_shape)
 
 
-def _kernel_grad(xv, g, geo, precision):
-  v = _transform_input(xv, geo)
+def _kernel_grad(v, g, geo, precision):
   # (gᵀ v)ᵀ, not vᵀ g: XLA:CPU runs a product with a transposed left
   # operand on a slower path (benchmarks/README.md).
   grads = [_dot(a.T, b, precision).T for a, b in zip(g, v)]
@@ -315,11 +316,11 @@ def _kernel_grad(xv, g, geo, precision):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _correlate(xv, k, geo, precision):
   """The m_h×m_w correlation of the super-pixels ``xv`` with ``k``."""
-  return _forward(xv, k, geo, precision)
+  return _forward(_transform_input(xv, geo), k, geo, xv.shape[0], precision)
 
 
 def _correlate_fwd(xv, k, geo, precision):
-  return _forward(xv, k, geo, precision), (xv, k)
+  return _correlate(xv, k, geo, precision), (xv, k)
 
 
 def _correlate_bwd(geo, precision, residuals, g):
@@ -327,11 +328,11 @@ def _correlate_bwd(geo, precision, residuals, g):
   # The kernel's gradient transforms the input again. Made to depend on g,
   # so that XLA's CSE does not merge it with the forward pass's transform
   # and keep that alive in between ((m + 1)²/4 times the input).
-  xv_again = matmul_conv._after(xv, g)
+  v = _transform_input(matmul_conv._after(xv, g), geo)
   g = _transform_output_adjoint(g, geo)
   return (
     _input_grad(g, k, geo, xv.shape, precision),
-    _kernel_grad(xv_again, g, geo, precision),
+    _kernel_grad(v, g, geo, precision),
   )
 
 
@@ -351,9 +352,14 @@ def _correlate_t_fwd(y, k, geo, xv_shape, precision):
 
 def _correlate_t_bwd(geo, xv_shape, precision, residuals, z):
   y, k = residuals
-  # Likewise, y's transform again, made to depend on z.
+  # Likewise, y's transform again, made to depend on z; z's transform
+  # serves both gradients.
   g = _transform_output_adjoint(matmul_conv._after(y, z), geo)
-  return _forward(z, k, geo, precision), _kernel_grad(z, g, geo, precision)
+  v = _transform_input(z, geo)
+  return (
+    _forward(v, k, geo, z.shape[0], precision),
+    _kernel_grad(v, g, geo, precision),
+  )
 
 
 _correlate_t.defvjp(_correlate_t_fwd, _correlate_t_bwd)
