@@ -11,6 +11,10 @@
 # Knobs (environment): PER_RUN_S (each run's time limit, 180), REPEATS (3),
 # SECONDS_EACH (seconds per repeat and implementation, 2), PYTHON (python3).
 set -uo pipefail
+# Workers of a run cut short, by its time limit or by this script being killed.
+run_pid=
+reap() { pkill -f 'train_step.py.*--worker' || true; }
+trap '[ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null; reap; exit 130' INT TERM
 out=${1:?usage: benchmarks/train_step_gpu.sh OUTDIR}
 mkdir -p "$out"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,8 +32,10 @@ for run in "dcgan32 64 auto,matmul" "dcgan64 256 auto" "dcgan64 64 auto" \
     --conv-impl "$impl" --precision float32,bfloat16 \
     --torch-precision float32,bfloat16 \
     --torch-device cuda --torch-compile --json "$out/train_step_gpu.jsonl" \
-    >>"$out/train_step_gpu.log" 2>&1
+    >>"$out/train_step_gpu.log" 2>&1 &
+  run_pid=$!
+  wait "$run_pid"  # in the background, so that a signal to this script reaps at once
   echo "  exit $? after ${SECONDS}s in all" | tee -a "$out/train_step_gpu.log"
-  pkill -f 'train_step.py.*--worker' || true  # workers of a run cut short
+  reap
 done
 grep -E '^(\+ |\||matmul|dcgan)' "$out/train_step_gpu.log"
