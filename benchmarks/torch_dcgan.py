@@ -91,9 +91,16 @@ class Workload:
     self.d_opt.zero_grad(set_to_none=True)
     d_loss.backward()
     self.d_opt.step()
+    # The G update differentiates D's output with respect to its input
+    # only: with D's weights requiring gradients, backward() would also
+    # compute theirs (8% of the step) and throw them away. Toggling
+    # requires_grad, not backward(inputs=...), so that a compiled D gets a
+    # backward graph without them too.
+    self.d.requires_grad_(False)
     with self._forward():
       g_loss = self.bce(self.d(fake), self.ones)
     self.g_opt.zero_grad(set_to_none=True)
     g_loss.backward()
     self.g_opt.step()
+    self.d.requires_grad_(True)
     return d_loss.detach(), g_loss.detach()

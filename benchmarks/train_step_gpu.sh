@@ -11,10 +11,10 @@
 # Knobs (environment): PER_RUN_S (each run's time limit, 180), REPEATS (3),
 # SECONDS_EACH (seconds per repeat and implementation, 2), PYTHON (python3).
 set -uo pipefail
-# Workers of a run cut short, by its time limit or by this script being killed.
+# A run cut short, by its time limit or by this script being killed, ends
+# with its workers: timeout signals its whole process group.
 run_pid=
-reap() { pkill -f 'train_step.py.*--worker' || true; }
-trap '[ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null; reap; exit 130' INT TERM
+trap '[ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null; exit 130' INT TERM
 out=${1:?usage: benchmarks/train_step_gpu.sh OUTDIR}
 mkdir -p "$out"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,8 +34,7 @@ for run in "dcgan32 64 auto,matmul" "dcgan64 256 auto" "dcgan64 64 auto" \
     --torch-device cuda --torch-compile --json "$out/train_step_gpu.jsonl" \
     >>"$out/train_step_gpu.log" 2>&1 &
   run_pid=$!
-  wait "$run_pid"  # in the background, so that a signal to this script reaps at once
+  wait "$run_pid"  # in the background, so that a signal here ends it at once
   echo "  exit $? after ${SECONDS}s in all" | tee -a "$out/train_step_gpu.log"
-  reap
 done
 grep -E '^(\+ |\||matmul|dcgan)' "$out/train_step_gpu.log"
