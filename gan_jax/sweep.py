@@ -19,6 +19,7 @@ import numpy as np
 
 from gan_jax import cpu_memory
 from gan_jax.errors import UserError
+from gan_jax.train import interrupted
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -100,16 +101,27 @@ def main(argv: list[str] | None = None) -> int:
     base = config.load(args.config, args.overrides)
     for seed in seeds:  # Every seed's config is checked before any trains.
       config.validate(config.apply_overrides(base, [f"seed={seed}"]))
-    workdir = Path(args.workdir)
+    workdir = seed_dir = Path(args.workdir)
     per_seed = {}
     for seed in seeds:
       cfg = config.apply_overrides(base, [f"seed={seed}"])
       print(f"seed {seed}: {workdir / f'seed_{seed}'}", file=sys.stderr)
-      run.train(cfg, workdir / f"seed_{seed}", progress=not args.no_progress)
-      per_seed[seed] = final_scores(workdir / f"seed_{seed}")
+      seed_dir = workdir / f"seed_{seed}"
+      result = run.train(cfg, seed_dir, progress=not args.no_progress)
+      if result.stopped_by is not None:  # SIGTERM or Ctrl-C: no more seeds.
+        print(
+          f"sweep stopped at seed {seed}; rerun the same command to continue "
+          "it, skipping the finished seeds",
+          file=sys.stderr,
+        )
+        return 128 + result.stopped_by
+      per_seed[seed] = final_scores(seed_dir)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return e.exit_code
+  except KeyboardInterrupt:
+    print(interrupted(seed_dir), file=sys.stderr)
+    return 130
   summary = summarize(per_seed)
   (workdir / "summary.json").write_text(
     json.dumps({"seeds": per_seed, "summary": summary}, indent=1) + "\n"

@@ -62,6 +62,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   return parser.parse_args(argv)
 
 
+def interrupted(workdir) -> str:
+  """What a Ctrl-C outside the train loop (or a second one in it) says."""
+  return (
+    f"interrupted: stopped without a new checkpoint; rerun to continue "
+    f"from the latest one in {workdir}/checkpoints"
+  )
+
+
 def main(argv: list[str] | None = None) -> int:
   args = parse_args(argv)
   cpu_memory.use_low_memory_scheduler()  # Before JAX starts its backend.
@@ -78,11 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"error: {e}", file=sys.stderr)
     return e.exit_code
   except KeyboardInterrupt:
-    print(
-      f"interrupted twice: stopped without a new checkpoint; rerun to "
-      f"continue from the latest one in {args.workdir}/checkpoints",
-      file=sys.stderr,
-    )
+    print(interrupted(args.workdir), file=sys.stderr)
     return 130
   if result.stopped_by is not None:
     return 128 + result.stopped_by

@@ -1,12 +1,19 @@
 """Seed sweeps: each seed is the run `train` would make; scores summarised."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gan_jax import sweep
 from gan_jax.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_parse_seeds():
@@ -61,3 +68,29 @@ def test_sweep_trains_each_seed_and_writes_the_summary(tmp_path, capsys):
   # A bad override stops before any seed trains.
   code = sweep.main([*args[:4], "--workdir", str(tmp_path / "bad"), "steps=0"])
   assert code == 2 and not (tmp_path / "bad").exists()
+
+
+def test_sigterm_stops_the_whole_sweep_without_a_summary(tmp_path):
+  """The seed in training checkpoints and stops; no later seed starts."""
+  args = ["--config", "experiments/mog_ring.py", "--workdir", str(tmp_path)]
+  args += ["--seeds", "0-1", "--no-progress", "steps=1000000", "log_every=1"]
+  args += ["eval.every=0", "sample_every=1000000", "checkpoint_every=1000000"]
+  proc = subprocess.Popen(
+    [sys.executable, "-m", "gan_jax.sweep", *args],
+    cwd=ROOT,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
+  metrics = tmp_path / "seed_0" / "metrics.jsonl"
+  deadline = time.time() + 120
+  while time.time() < deadline and proc.poll() is None:
+    if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+      break
+    time.sleep(0.2)
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 128 + signal.SIGTERM, err
+  assert "sweep stopped at seed 0" in err
+  assert list((tmp_path / "seed_0" / "checkpoints").iterdir())
+  assert not (tmp_path / "seed_1").exists()
+  assert not (tmp_path / "summary.json").exists()
