@@ -19,6 +19,7 @@ independently: use them with ``model.d_norm=layer`` or ``none``, not
 BatchNorm.
 """
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -194,7 +195,12 @@ def parse(spec: str) -> dict[str, float]:
         f"{', '.join(sorted(REGULARIZERS))}"
       )
     try:
-      weights[name] = float(weight)
+      value = float(weight)
     except ValueError:
       raise ValueError(f"{item!r}: the weight is not a number") from None
+    if not math.isfinite(value) or value < 0:
+      raise ValueError(f"{item!r}: the weight must be a finite number >= 0")
+    if name in weights:
+      raise ValueError(f"{name!r} is given twice; give each regularizer once")
+    weights[name] = value
   return weights

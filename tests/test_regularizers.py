@@ -146,3 +146,9 @@ def test_parse_names_weights_and_errors():
     regs.parse("r3=1")
   with pytest.raises(ValueError, match="not a number"):
     regs.parse("gp=ten")
+  for bad in ("r1=-10", "r1=nan", "gp=inf"):
+    with pytest.raises(ValueError, match="finite number >= 0"):
+      regs.parse(bad)
+  with pytest.raises(ValueError, match="given twice"):
+    regs.parse("r1=1,r1=10")
+  assert regs.parse("r1=0") == {"r1": 0.0}

@@ -82,3 +82,22 @@ def test_resnet_refuses_what_it_cannot_build():
     models.build(cfg, (128, 128, 3))
   with pytest.raises(ConfigError, match=r"attention_res=5 .* \(8, 16\)"):
     models.build(dataclasses.replace(cfg, attention_res=5), (32, 32, 3))
+
+
+@pytest.mark.parametrize(
+  "arch, setting",
+  [
+    ("resnet", {"d_minibatch": "stddev"}),
+    ("resnet", {"d_norm": "layer"}),
+    ("resnet", {"g_norm": "none"}),
+    ("resnet", {"g_extra_layers": 1}),
+    ("mlp", {"precision": "bfloat16"}),
+    ("mlp", {"attention_res": 8}),
+    ("dcgan", {"attention_res": 8}),
+  ],
+)
+def test_settings_an_architecture_ignores_are_refused(arch, setting):
+  cfg = dataclasses.replace(config.ModelConfig(), arch=arch, **setting)
+  (name,) = setting
+  with pytest.raises(ConfigError, match=rf"model.{name}=.* no effect"):
+    models.build(cfg, (16, 16, 1))

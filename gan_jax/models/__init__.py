@@ -47,6 +47,19 @@ def _square_resolution(
   return res
 
 
+def _refuse_unused(cfg: ModelConfig, arch: str, fields: dict[str, str]):
+  """A ConfigError if one of ``fields`` (name: why ``arch`` ignores it) is
+  set away from its default, rather than a run that silently ignores it."""
+  default = ModelConfig()
+  for name, why in fields.items():
+    value, usual = getattr(cfg, name), getattr(default, name)
+    if value != usual:
+      raise ConfigError(
+        f"model.{name}={value!r} has no effect with model.arch={arch!r} "
+        f"({why}); set model.{name}={usual}, or choose an arch that uses it"
+      )
+
+
 def _conditioning(
   cfg: ModelConfig, num_classes: int, g_batchnorm: bool
 ) -> tuple[dict, dict]:
@@ -69,6 +82,7 @@ def build_dcgan(
   num_classes: int = 0,
 ) -> tuple[Model, Model]:
   res = _square_resolution("dcgan", data_shape, (8, 16, 32, 64, 128))
+  _refuse_unused(cfg, "dcgan", {"attention_res": "resnet only"})
   g_cond, d_cond = _conditioning(cfg, num_classes, cfg.g_norm == "batch")
   common = {
     "width": cfg.width,
@@ -105,6 +119,17 @@ def build_resnet(
 ) -> tuple[Model, Model]:
   """SNGAN's ResNets (models.resnet) for square images of 8 to 64 pixels."""
   res = _square_resolution("resnet", data_shape, (8, 16, 32, 64))
+  _refuse_unused(
+    cfg,
+    "resnet",
+    {
+      "g_extra_layers": "dcgan only",
+      "d_extra_layers": "dcgan only",
+      "g_norm": "its generator always uses BatchNorm",
+      "d_norm": "its discriminator has no normalisation layers",
+      "d_minibatch": "dcgan and mlp only",
+    },
+  )
   g_cond, d_cond = _conditioning(cfg, num_classes, g_batchnorm=True)
   sizes = [s for s in (8, 16, 32) if s <= res // 2]
   if cfg.attention_res and cfg.attention_res not in sizes:
@@ -148,6 +173,16 @@ def build_mlp(
   axis_name: str | None = None,
   num_classes: int = 0,
 ) -> tuple[Model, Model]:
+  _refuse_unused(
+    cfg,
+    "mlp",
+    {
+      "g_extra_layers": "dcgan only",
+      "d_extra_layers": "dcgan only",
+      "attention_res": "resnet only",
+      "precision": "it computes in float32",
+    },
+  )
   g_cond, d_cond = _conditioning(cfg, num_classes, cfg.g_norm == "batch")
   common = {
     "hidden": cfg.hidden,
