@@ -57,6 +57,23 @@ def test_self_attention_starts_as_the_identity_and_mixes_positions():
   assert np.all(delta[:, 1:, 1:] > 0)
 
 
+def test_self_attention_computes_in_bfloat16_when_asked():
+  block = attention.SelfAttention(dtype=jnp.bfloat16)
+  x = jax.random.normal(jax.random.key(0), (2, 4, 4, 16), jnp.bfloat16)
+  params = block.init(jax.random.key(1), x)
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(params))
+  params["params"]["gamma"] = jnp.float32(1.0)
+  y, seen = block.apply(params, x, capture_intermediates=True)
+  assert y.dtype == jnp.bfloat16
+  convs = {
+    k: v["__call__"][0]
+    for k, v in seen["intermediates"].items()
+    if k != "__call__"
+  }
+  assert set(convs) == {"theta", "phi", "g", "o"}
+  assert all(v.dtype == jnp.bfloat16 for v in convs.values())
+
+
 def _trains(tiny_digits, **model):
   from tests.helpers import train_steps
 

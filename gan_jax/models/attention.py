@@ -7,6 +7,7 @@ identity and the network learns how much non-local evidence to use.
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -15,16 +16,21 @@ import jax.numpy as jnp
 
 class SelfAttention(nn.Module):
   """(batch, H, W, C) → (batch, H, W, C). ``wrap`` may wrap each 1×1
-  convolution (spectral normalisation in the discriminator)."""
+  convolution (spectral normalisation in the discriminator). ``dtype`` is
+  the computation dtype (the parameters stay float32); the softmax is
+  computed in float32."""
 
   wrap: Callable = lambda layer: layer
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     n, h, w, c = x.shape
 
     def conv(features, name):
-      layer = nn.Conv(features, (1, 1), use_bias=False, name=name)
+      layer = nn.Conv(
+        features, (1, 1), use_bias=False, dtype=self.dtype, name=name
+      )
       return self.wrap(layer)
 
     theta = conv(max(c // 8, 1), "theta")(x).reshape(n, h * w, -1)
@@ -35,4 +41,4 @@ class SelfAttention(nn.Module):
     out = jnp.einsum("nqk,nkc->nqc", attention, g).reshape(n, h, w, -1)
     out = conv(c, "o")(out)
     gamma = self.param("gamma", nn.initializers.zeros, ())
-    return x + gamma.astype(x.dtype) * out
+    return x + (gamma * out).astype(x.dtype)

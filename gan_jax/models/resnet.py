@@ -108,7 +108,7 @@ class Generator(nn.Module):
       shortcut = Conv(c_out, (1, 1), kernel_init=xavier)(_upsample(x))
       x = h + shortcut
       if self.attention_res == 4 * 2 ** (i + 1):
-        x = SelfAttention()(x)
+        x = SelfAttention(dtype=self.dtype)(x)
     x = nn.relu(norm(x))
     x = Conv(self.channels, (3, 3), padding="SAME", kernel_init=xavier)(x)
     return jnp.tanh(x).astype(jnp.float32)
@@ -149,7 +149,8 @@ class Discriminator(nn.Module):
     for i, pool in enumerate(pools[1:], start=1):
       if self.attention_res == res and not attended:
         x = SelfAttention(
-          wrap=lambda layer: spectral(layer, self.spectral_norm, train)
+          wrap=lambda layer: spectral(layer, self.spectral_norm, train),
+          dtype=self.dtype,
         )(x)
         attended = True
       c_out = widths[min(i, len(widths) - 1)]
