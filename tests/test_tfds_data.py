@@ -3,6 +3,7 @@ catalog datasets (mocked), image folders, and every bad input."""
 
 import gzip
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -248,6 +249,32 @@ def test_bad_dataset_is_one_line_exit_2_workdir_untouched(
   assert code == 2 and err.count("\n") <= 1, err
   last = err.splitlines()[-1]
   assert last.startswith("error: ") and message in last, err
+
+
+def test_dataset_prepared_as_tfrecord_is_one_line_and_the_fix_works(
+  tmp_path, capsys
+):
+  """A version folder TFDS wrote in its default format (say by TensorFlow
+  code, earlier): named, left as it is, and the advice given works."""
+  tfds_dir = tmp_path / "tfds"
+  folder = tfds_dir / "digits" / "1.0.0"
+  shutil.copytree(tfds_source.data_dir() / "digits" / "1.0.0", folder)
+  info = folder / "dataset_info.json"
+  info.write_text(
+    info.read_text().replace(
+      '"fileFormat": "array_record"', '"fileFormat": "tfrecord"'
+    )
+  )
+  before = {p: p.read_bytes() for p in folder.iterdir()}
+  code, err = _train(tmp_path, capsys, f"data.dir={tfds_dir}")
+  assert code == 2 and err.count("\n") == 0, err
+  assert f"digits in {folder} was prepared as tfrecord" in err, err
+  assert data_cli.main(["prepare", "digits", "--data-dir", str(tfds_dir)]) == 2
+  assert capsys.readouterr().err == err + "\n"
+  assert {p: p.read_bytes() for p in folder.iterdir()} == before
+  shutil.rmtree(folder)  # The advice: delete that folder, prepare again.
+  assert data_cli.main(["prepare", "digits", "--data-dir", str(tfds_dir)]) == 0
+  assert len(data.build(_cfg(dir=str(tfds_dir)), 0)) == 1797
 
 
 def test_catalog_preparation_without_tensorflow_says_how(tmp_path, capsys):

@@ -42,14 +42,48 @@ def _quiet():
     tfds.enable_progress_bar()
 
 
+def other_format(builder, name: str, data_dir: Path) -> DataError:
+  """The error for ``name`` prepared in a format without random access."""
+  return DataError(
+    f"{name} in {builder.data_path} was prepared as "
+    f"{builder.info.file_format.value}, which gan_jax "
+    f"cannot read (it needs {FORMAT}); delete that folder and run `{CLI} "
+    f"prepare {name} --data-dir {data_dir}`, or prepare it in another "
+    "folder with --data-dir D and set data.dir=D"
+  )
+
+
+def _in_our_format(make, name: str, data_dir: Path):
+  """``make(file_format)``: a builder that reads and writes ArrayRecord.
+
+  A dataset prepared earlier in another format (TFRecord, TFDS's default,
+  say by TensorFlow code) makes TFDS refuse the format: a DataError naming
+  the folder, read in the format it has.
+  """
+  try:
+    return make(FORMAT)
+  except ValueError as e:
+    if "File format is already set" not in str(e):
+      raise
+    raise other_format(make(None), name, data_dir) from None
+
+
 def _offline_builder(name: str, data_dir: Path, source_dir: Path | None):
   if name == "digits":
-    return digits.Digits(data_dir=str(data_dir), file_format=FORMAT)
+    return _in_our_format(
+      lambda f: digits.Digits(data_dir=str(data_dir), file_format=f),
+      name,
+      data_dir,
+    )
   if name == "fashion_mnist":
-    return fashion_mnist.FashionMnistFromDebian(
-      source_dir=source_dir or fashion_mnist.DEBIAN_DIR,
-      data_dir=str(data_dir),
-      file_format=FORMAT,
+    return _in_our_format(
+      lambda f: fashion_mnist.FashionMnistFromDebian(
+        source_dir=source_dir or fashion_mnist.DEBIAN_DIR,
+        data_dir=str(data_dir),
+        file_format=f,
+      ),
+      name,
+      data_dir,
     )
   return None
 
@@ -67,7 +101,11 @@ def _taken_names() -> list[str]:
 
 def _catalog_builder(name: str, data_dir: Path):
   try:
-    return tfds.builder(name, data_dir=str(data_dir), file_format=FORMAT)
+    return _in_our_format(
+      lambda f: tfds.builder(name, data_dir=str(data_dir), file_format=f),
+      name,
+      data_dir,
+    )
   except tfds.core.registered.DatasetNotFoundError:
     from gan_jax.data import SOURCES  # pylint: disable=g-import-not-at-top
 

@@ -78,11 +78,7 @@ class TfdsSource:
     try:
       self._data = builder.as_data_source(split=cfg.split)
     except NotImplementedError:
-      raise DataError(
-        f"{cfg.name} in {builder.data_dir} was prepared as "
-        f"{builder.info.file_format}, which has no random access; prepare it "
-        f"again with `python -m gan_jax.data prepare {cfg.name}`"
-      ) from None
+      raise prepare.other_format(builder, cfg.name, data_dir(cfg.dir)) from None
     self.preprocess = Preprocess(
       image_size=cfg.image_size,
       crop=cfg.crop,
