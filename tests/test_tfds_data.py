@@ -213,6 +213,23 @@ def test_fix_named_in_the_error_works(tmp_path):
   assert source.example_shape == (8, 8, 3)
 
 
+@pytest.mark.parametrize("name", ["my-faces", "MyFaces"])
+def test_folder_name_tfds_cannot_read_back_is_refused(tmp_path, capsys, name):
+  """TFDS reads "-" as an error and MyFaces as my_faces: such a dataset
+  could never be trained on, so nothing is written; the name offered works."""
+  folder = tmp_path / "images"
+  _write(folder / "a.png")
+  tfds_dir = tmp_path / "tfds"
+  command = ["prepare-folder", str(folder), "--data-dir", str(tfds_dir)]
+  assert data_cli.main([*command, "--name", name]) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.startswith(f"error: --name {name} ") and "\n" not in err
+  assert err.endswith("--name my_faces") and not tfds_dir.exists()
+  assert data_cli.main([*command, "--name", "my_faces"]) == 0
+  source = data.build(_cfg(name="my_faces", dir=str(tfds_dir)), 0)
+  assert len(source) == 1 and source.example_shape == (8, 8, 3)
+
+
 def _train(tmp_path, capsys, *overrides) -> tuple[int, str]:
   workdir = tmp_path / "run"
   workdir.mkdir()
@@ -234,11 +251,12 @@ def _train(tmp_path, capsys, *overrides) -> tuple[int, str]:
   "overrides, message",
   [
     (["data.name=fashon_mnist"], "did you mean 'fashion_mnist'?"),
+    (["data.name=fashion-mnist"], "did you mean 'fashion_mnist'?"),
     (["data.name=cifar10"], "python -m gan_jax.data prepare cifar10"),
     (["data.split=validation"], "data.split='validation' is not a split"),
     (["data.image_key=picture"], "set data.image_key to one of ['image']"),
   ],
-  ids=["misspelt", "not_prepared", "split", "image_key"],
+  ids=["misspelt", "not_a_name", "not_prepared", "split", "image_key"],
 )
 def test_bad_dataset_is_one_line_exit_2_workdir_untouched(
   tmp_path, capsys, overrides, message

@@ -16,6 +16,7 @@ import contextlib
 import difflib
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -26,6 +27,16 @@ from gan_jax.errors import DataError
 
 FORMAT = "array_record"
 CLI = "python -m gan_jax.data"
+# A name TFDS reads back as written: it turns CamelCase into snake_case when
+# reading, and cannot parse "-" or a leading digit.
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _snake(name: str) -> str:
+  """``name`` made into a :data:`NAME`: my-faces or MyFaces to my_faces."""
+  name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+  name = re.sub(r"[^a-z0-9]+", "_", name).strip("_")
+  return name if NAME.fullmatch(name) else f"images_{name}".rstrip("_")
 
 
 @contextlib.contextmanager
@@ -99,6 +110,28 @@ def _taken_names() -> list[str]:
   ]
 
 
+def _unknown(name: str, data_dir: Path, problem: str) -> DataError:
+  from gan_jax.data import SOURCES  # pylint: disable=g-import-not-at-top
+
+  prepared = (
+    [p.name for p in data_dir.iterdir() if NAME.fullmatch(p.name)]
+    if data_dir.is_dir()
+    else []
+  )
+  fixed = name if NAME.fullmatch(name) else _snake(name)
+  close = difflib.get_close_matches(fixed, _taken_names() + prepared, n=1)
+  hint = f"did you mean {close[0]!r}? " if close else ""
+  folder = (
+    ""
+    if close and close[0] == fixed
+    else f"; a folder of images: `{CLI} prepare-folder DIR --name {fixed}`"
+  )
+  return DataError(
+    f"data.name={name!r} {problem}; {hint}sources: "
+    f"{', '.join(sorted([*SOURCES, 'digits']))}{folder}"
+  )
+
+
 def _catalog_builder(name: str, data_dir: Path):
   try:
     return _in_our_format(
@@ -106,16 +139,21 @@ def _catalog_builder(name: str, data_dir: Path):
       name,
       data_dir,
     )
-  except tfds.core.registered.DatasetNotFoundError:
-    from gan_jax.data import SOURCES  # pylint: disable=g-import-not-at-top
-
-    close = difflib.get_close_matches(name, _taken_names(), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise DataError(
-      f"data.name={name!r} is neither a gan_jax source nor a TFDS dataset "
-      f"(nor prepared in {data_dir}); {hint}sources: "
-      f"{', '.join(sorted([*SOURCES, 'digits']))}; a folder of images: "
-      f"`{CLI} prepare-folder DIR --name {name}`"
+  except tfds.core.registered.DatasetNotFoundError:  # (A ValueError.)
+    raise _unknown(
+      name,
+      data_dir,
+      f"is neither a gan_jax source nor a TFDS dataset (nor prepared in "
+      f"{data_dir})",
+    ) from None
+  except ValueError as e:
+    if "Parsing builder name string" not in str(e):
+      raise
+    raise _unknown(
+      name,
+      data_dir,
+      "is not a dataset name (lower-case letters, digits and _, starting "
+      "with a letter)",
     ) from None
 
 
@@ -179,6 +217,12 @@ def prepare_folder(
   """Checks every image in ``folder``, then writes dataset ``name``."""
   from gan_jax.data.builders import image_folder  # pylint: disable=g-import-not-at-top
 
+  if not NAME.fullmatch(name):  # Checked before anything is written.
+    raise DataError(
+      f"--name {name} could not be read back as data.name: use lower-case "
+      f"letters, digits and _, starting with a letter, e.g. --name "
+      f"{_snake(name)}"
+    )
   if name in _taken_names():
     raise DataError(
       f"--name {name} is already the name of a dataset; choose another name"
