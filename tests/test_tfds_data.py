@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -363,6 +364,44 @@ def test_preparing_reading_and_training_never_import_tensorflow(tmp_path):
   assert done.returncode == 0, done.stderr[-2000:]
   assert (tmp_path / "tfds" / "digits").is_dir()
   assert (tmp_path / "run" / "checkpoints" / "2").is_dir()
+
+
+PREPARE_DIGITS = """
+import sys
+import time
+from pathlib import Path
+from gan_jax.data import prepare
+builder = prepare.ready("digits", Path(sys.argv[1]))
+print(builder.info.splits["train"].num_examples)
+"""
+
+
+def test_processes_preparing_one_dataset_take_turns(tmp_path):
+  """Two processes find the digits unprepared in one fresh data dir; they
+  wait while the lock is held, then one prepares them and both read them
+  (without the lock, TFDS's final rename failed for the second)."""
+  tfds_dir = tmp_path / "tfds"
+  runs = []
+  with prepare.preparing(tfds_dir, "digits"):
+    for _ in range(2):
+      runs.append(
+        subprocess.Popen(
+          [sys.executable, "-c", PREPARE_DIGITS, str(tfds_dir)],
+          cwd=ROOT,
+          stdout=subprocess.PIPE,
+          stderr=subprocess.PIPE,
+          text=True,
+        )
+      )
+    for run in runs:  # Each has found the digits unprepared.
+      lines = iter(run.stderr.readline, "")
+      assert any(line.startswith("Preparing digits") for line in lines)
+    time.sleep(2)
+    assert [run.poll() for run in runs] == [None, None]
+    assert not (tfds_dir / "digits" / "1.0.0").exists()
+  for run in runs:
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0 and out == "1797\n", err[-2000:]
 
 
 def test_in_memory_and_streamed_batches_are_the_same():

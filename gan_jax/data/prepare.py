@@ -9,11 +9,14 @@
   (``pip install 'gan_jax[prepare]'``). Reading never needs it.
 
 TFDS writes into a temporary folder and renames it when complete, so a
-failed preparation leaves nothing half-written.
+failed preparation leaves nothing half-written. Processes preparing one
+dataset in one data dir take turns (:func:`preparing`): the first prepares
+it, the others find it prepared (TFDS's rename fails for a second writer).
 """
 
 import contextlib
 import difflib
+import fcntl
 import importlib.util
 import os
 import re
@@ -157,14 +160,31 @@ def _catalog_builder(name: str, data_dir: Path):
     ) from None
 
 
-def _download_and_prepare(builder, name: str) -> None:
-  """TFDS's own preparation: downloads, and encodes images with TensorFlow."""
+def _need_tensorflow(name: str) -> None:
+  """TFDS's own preparation downloads, and encodes images with TensorFlow."""
   if importlib.util.find_spec("tensorflow") is None:  # Before downloading.
     raise DataError(
       f"preparing {name} with TFDS's builder needs TensorFlow; install it "
       f"with `pip install 'gan_jax[prepare]'` and run `{CLI} prepare {name}`"
     )
-  builder.download_and_prepare(file_format=FORMAT)
+
+
+@contextlib.contextmanager
+def preparing(data_dir: Path, name: str):
+  """Holds an exclusive lock on ``data_dir/.NAME.prepare.lock`` (flock,
+  released when the file closes, also if the process dies): processes that
+  prepare dataset ``name`` in ``data_dir`` take turns."""
+  try:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(data_dir / f".{name}.prepare.lock", "a")  # noqa: SIM115
+  except OSError as e:
+    raise DataError(
+      f"cannot write in {data_dir} to prepare {name} ({e.strerror}); set "
+      "data.dir (or --data-dir) to a folder you can write"
+    ) from None
+  with lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    yield
 
 
 def ready(name: str, data_dir: Path):
@@ -204,10 +224,17 @@ def prepare(name: str, data_dir: Path, source_dir: Path | None = None):
   if name == "fashion_mnist":  # Check every file before writing anything.
     for stem in fashion_mnist.CONTENT_SHA256:
       fashion_mnist.read_checked(builder.source_dir, stem)
-  if offline:
+  if not offline:
+    _need_tensorflow(name)
+  with preparing(data_dir, builder.name):
+    # Another process may have prepared it while this one waited.
+    if offline:
+      again = _offline_builder(name, data_dir, source_dir)
+    else:
+      again = _catalog_builder(name, data_dir)
+    if again.is_prepared():
+      return again
     builder.download_and_prepare(file_format=FORMAT)
-  else:
-    _download_and_prepare(builder, name)
   return builder
 
 
@@ -230,10 +257,11 @@ def prepare_folder(
   builder = image_folder.builder(
     folder, name, data_dir=data_dir, size=size, channels=channels
   )
-  if builder.is_prepared():
-    raise DataError(
-      f"{name} is already prepared in {builder.data_dir}; delete that "
-      "folder first, or choose another --name"
-    )
-  builder.download_and_prepare(file_format=FORMAT)
+  with preparing(data_dir, name):
+    if builder.is_prepared():
+      raise DataError(
+        f"{name} is already prepared in {builder.data_dir}; delete that "
+        "folder first, or choose another --name"
+      )
+    builder.download_and_prepare(file_format=FORMAT)
   return builder
