@@ -74,6 +74,12 @@ def test_preprocess_crops_the_centre_then_resizes():
   assert crop.shape((6, 10, 1), "x") == (4, 4, 1)
   with pytest.raises(config.ConfigError, match="data.image_size=N"):
     Preprocess().shape((None, None, 3), "x")
+  # A crop larger than the image: refused, not a wrapped slice (18×18).
+  big = Preprocess(crop="center", crop_size=64)
+  with pytest.raises(config.ConfigError, match="exceeds the 28×20 images"):
+    big.shape((20, 28, 1), "x")
+  with pytest.raises(config.ConfigError, match="exceeds a 10×6 image"):
+    big.geometry(image)
 
 
 def _idx(array: np.ndarray) -> bytes:
@@ -256,8 +262,19 @@ def _train(tmp_path, capsys, *overrides) -> tuple[int, str]:
     (["data.name=cifar10"], "python -m gan_jax.data prepare cifar10"),
     (["data.split=validation"], "data.split='validation' is not a split"),
     (["data.image_key=picture"], "set data.image_key to one of ['image']"),
+    (
+      ["data.crop=center", "data.crop_size=9"],
+      "data.crop_size=9 exceeds the 8×8 images of data.name='digits'",
+    ),
   ],
-  ids=["misspelt", "not_a_name", "not_prepared", "split", "image_key"],
+  ids=[
+    "misspelt",
+    "not_a_name",
+    "not_prepared",
+    "split",
+    "image_key",
+    "crop_size",
+  ],
 )
 def test_bad_dataset_is_one_line_exit_2_workdir_untouched(
   tmp_path, capsys, overrides, message

@@ -34,9 +34,14 @@ class Preprocess:
     """The shape of a preprocessed image; ``stored`` may hold Nones."""
     height, width, channels = stored
     if self.crop == "center":
-      side = self.crop_size or (
-        min(height, width) if None not in (height, width) else None
-      )
+      fixed = None not in (height, width)
+      if fixed and self.crop_size > min(height, width):
+        raise ConfigError(
+          f"data.crop_size={self.crop_size} exceeds the {width}×{height} "
+          f"images of data.name={name!r}; set data.crop_size to at most "
+          f"{min(height, width)} (0: the largest square)"
+        )
+      side = self.crop_size or (min(height, width) if fixed else None)
       height = width = side
     if self.image_size:
       height = width = self.image_size
@@ -55,6 +60,11 @@ class Preprocess:
     height, width = image.shape[:2]
     if self.crop == "center":
       side = self.crop_size or min(height, width)
+      if side > min(height, width):  # Images of varying size: per image.
+        raise ConfigError(
+          f"data.crop_size={side} exceeds a {width}×{height} image; set "
+          "data.crop_size to at most the smallest side (0: the largest square)"
+        )
       top, left = (height - side) // 2, (width - side) // 2
       image = image[top : top + side, left : left + side]
     if self.image_size and image.shape[:2] != (self.image_size,) * 2:
