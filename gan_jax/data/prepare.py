@@ -250,6 +250,11 @@ def prepare_folder(
       f"letters, digits and _, starting with a letter, e.g. --name "
       f"{_snake(name)}"
     )
+  if size < 0:
+    raise DataError(
+      f"--size {size} must be a side in pixels, or 0 to keep the images' "
+      "own size; pass --size N with N > 0, or leave it out"
+    )
   if name in _taken_names():
     raise DataError(
       f"--name {name} is already the name of a dataset; choose another name"
