@@ -116,8 +116,12 @@ def _taken_names() -> list[str]:
 def _unknown(name: str, data_dir: Path, problem: str) -> DataError:
   from gan_jax.data import SOURCES  # pylint: disable=g-import-not-at-top
 
-  prepared = (
-    [p.name for p in data_dir.iterdir() if NAME.fullmatch(p.name)]
+  prepared = (  # TFDS keeps its downloads beside the datasets.
+    [
+      p.name
+      for p in data_dir.iterdir()
+      if NAME.fullmatch(p.name) and p.name != "downloads"
+    ]
     if data_dir.is_dir()
     else []
   )
