@@ -202,7 +202,8 @@ class Config:
 
 # Keys that may change between a run and its resumption. Checkpoints hold
 # one copy of the state whatever the strategy, so a run may continue on
-# other devices (equal up to the order of sums, not bitwise).
+# other devices (equal up to the order of sums, not bitwise; under pmap the
+# random draws of augmentations and random regularizers differ too).
 RESUMABLE_CHANGES = frozenset(
   {
     "steps",
