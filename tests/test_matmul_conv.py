@@ -81,6 +81,80 @@ def test_gradients_match_lax(k, s, padding):
       np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-3)
 
 
+# Shapes with nothing to compute: no output rows or columns (lax's formula
+# gives 0 or fewer), or an input without any. lax returns an empty array
+# there (zeros for a transposed convolution of an empty input), with zero
+# gradients; the im2col and col2im views need an output and an input pixel.
+EMPTY_CONV = [
+  ((1, 1), (3, 3), (1, 1), "VALID"),  # a kernel larger than the input
+  ((1, 1), (4, 4), (2, 2), "VALID"),
+  ((2, 3), (2, 5), (3, 1), "VALID"),  # a row, and no columns
+  ((4, 4), (3, 3), (1, 1), ((-1, -1), (0, 0))),  # negative pads: 2 rows left
+  ((5, 5), (4, 4), (2, 2), ((-1, -2), (0, 0))),
+  ((0, 3), (3, 3), (1, 1), "SAME"),  # an empty input
+]
+EMPTY_TRANSPOSE = [
+  ((1, 1), (3, 3), (1, 1), ((0, 0), (0, 0))),  # 1 + 0 - 3 + 1 rows
+  ((2, 2), (3, 3), (2, 2), ((-1, -1), (0, 0))),
+  ((4, 4), (3, 3), (1, 1), ((-1, -1), (0, 0))),
+  ((3, 3), (3, 3), (2, 2), ((1, 1), (-2, -2))),  # 5 rows, no columns
+  ((0, 3), (3, 3), (2, 2), "VALID"),  # an empty input: lax's 2×7 zeros
+]
+
+
+def check_nothing_to_compute(ours, theirs, hw, ks, s, padding, dtype):
+  """``ours`` gives ``theirs``'s (lax's) result, its shape and dtype, and
+  gradients (zeros), for inputs ``hw`` and a ``ks`` kernel. Also used by
+  test_winograd."""
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(2, *hw, 3)), dtype)
+  w = jnp.asarray(rng.normal(size=(*ks, 3, 4)), dtype)
+  want = theirs(x, w, s, padding)
+  got = ours(x, w, s, padding)
+  assert (got.shape, got.dtype) == (want.shape, want.dtype)
+  np.testing.assert_array_equal(got, want)
+  probe = jnp.asarray(rng.normal(size=want.shape), dtype)
+  for fn in (ours, theirs):
+
+    def loss(x, w, fn=fn):
+      return jnp.sum((fn(x, w, s, padding) * probe).astype(jnp.float32))
+
+    grads = jax.jit(jax.grad(loss, argnums=(0, 1)))(x, w)
+    for g, a in zip(grads, (x, w)):
+      assert (g.shape, g.dtype) == (a.shape, a.dtype)
+      np.testing.assert_array_equal(g, jnp.zeros_like(a))
+
+
+def _lax_conv_s(x, w, s, padding):
+  return lax.conv_general_dilated(
+    x, w, s, padding, dimension_numbers=DIMS, precision=EXACT
+  )
+
+
+def _lax_transpose_s(x, w, s, padding):
+  return lax.conv_transpose(
+    x, w, s, padding, dimension_numbers=DIMS, precision=EXACT
+  )
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("hw,ks,s,padding", EMPTY_CONV)
+def test_conv_with_nothing_to_compute_is_lax(hw, ks, s, padding, dtype):
+  check_nothing_to_compute(
+    matmul_conv.conv, _lax_conv_s, hw, ks, s, padding, dtype
+  )
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("hw,ks,s,padding", EMPTY_TRANSPOSE)
+def test_conv_transpose_with_nothing_to_compute_is_lax(
+  hw, ks, s, padding, dtype
+):
+  check_nothing_to_compute(
+    matmul_conv.conv_transpose, _lax_transpose_s, hw, ks, s, padding, dtype
+  )
+
+
 def _values_and_gradients(fn, x, w, s, padding, probe):
   def loss(x, w):
     return jnp.sum(fn(x, w, s, padding).astype(jnp.float32) * probe)

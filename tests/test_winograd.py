@@ -11,6 +11,11 @@ import pytest
 from jax import lax
 
 from gan_jax.models import matmul_conv, winograd
+from tests.test_matmul_conv import (
+  EMPTY_CONV,
+  EMPTY_TRANSPOSE,
+  check_nothing_to_compute,
+)
 
 DIMS = ("NHWC", "HWIO", "NHWC")
 EXACT = lax.Precision.HIGHEST
@@ -84,6 +89,26 @@ def test_values_and_gradients_match_lax(ks, s, padding):
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-4)
     for g, e in zip(got[1:], want[1:]):
       np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("hw,ks,s,padding", EMPTY_CONV)
+def test_conv_with_nothing_to_compute_is_lax(hw, ks, s, padding, dtype):
+  """No output rows or columns, or no input: lax's empty array (or zeros)
+  and zero gradients, where the tiles would need an output and an input."""
+  check_nothing_to_compute(
+    winograd.winograd_conv, _lax_conv, hw, ks, s, padding, dtype
+  )
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("hw,ks,s,padding", EMPTY_TRANSPOSE)
+def test_conv_transpose_with_nothing_to_compute_is_lax(
+  hw, ks, s, padding, dtype
+):
+  check_nothing_to_compute(
+    winograd.winograd_conv_transpose, _lax_transpose, hw, ks, s, padding, dtype
+  )
 
 
 def test_second_derivatives_match_lax():

@@ -67,6 +67,8 @@ def conv(
   (b, _, _, c), o = x.shape, kernel.shape[-1]
   (sh, sw) = strides
   pads, (ho, wo) = _conv_outputs(x.shape[1:3], ks, strides, padding)
+  if _nothing_to_compute(x, kernel, (ho, wo)):
+    return _zeros_as_lax(lax.conv_general_dilated, x, kernel, strides, padding)
   (mh, mw) = ms = _taps(ks, strides)
   x = _pad_for_outputs(x, strides, ms, (ho, wo), pads)
   x = x.reshape(b, ho + mh - 1, sh, wo + mw - 1, sw * c)
@@ -203,6 +205,9 @@ def conv_transpose(
   output; it is then cropped or padded to lax's output.
   """
   (b, h, w, _), o = x.shape, kernel.shape[-1]
+  outs = _transposed_outputs((h, w), kernel.shape[:2], strides, padding)
+  if _nothing_to_compute(x, kernel, outs):
+    return _zeros_as_lax(lax.conv_transpose, x, kernel, strides, padding)
   (sh, sw) = strides
   (mh, mw) = ms = _taps(kernel.shape[:2], strides)
   flipped = _pad_kernel(kernel[::-1, ::-1], ms, strides)
@@ -312,6 +317,43 @@ def _conv_outputs(sizes, ks, strides, padding):
     for n, k, s, (lo, hi) in zip(sizes, ks, strides, pads)
   )
   return pads, outs
+
+
+def _transposed_outputs(sizes, ks, strides, padding):
+  """A transposed convolution's output size per axis, as lax's (for
+  inputs of at least one pixel): (n - 1)·s + 1 rows of the dilated input,
+  padded, correlated with the kernel."""
+  return tuple(
+    (n - 1) * s + lo + hi - k + 2
+    for n, k, s, (lo, hi) in zip(
+      sizes, ks, strides, _transpose_pads(ks, strides, padding)
+    )
+  )
+
+
+def _nothing_to_compute(x, kernel, outs) -> bool:
+  """Whether a convolution of ``x`` with ``kernel`` into ``outs`` output
+  rows and columns (lax's formula, before lax clamps it at 0) is empty, or
+  sums nothing: an operand with no elements. The im2col and col2im views
+  and the Winograd tiles assume at least one output and one input pixel."""
+  return min(outs) <= 0 or x.size == 0 or kernel.size == 0
+
+
+def _zeros_as_lax(lax_fn, x, kernel, strides, padding):
+  """The zeros that ``lax_fn`` (``lax.conv_general_dilated`` or
+  ``lax.conv_transpose``, NHWC/HWIO) returns where there is nothing to
+  compute: its shape (and its errors, for padding it refuses), ``x``'s
+  dtype. A constant, so its gradients are zeros, as lax's are there."""
+
+  def lax_conv(x, kernel):
+    dims = ("NHWC", "HWIO", "NHWC")
+    return lax_fn(x, kernel, strides, padding, dimension_numbers=dims)
+
+  spec = jax.ShapeDtypeStruct
+  out = jax.eval_shape(
+    lax_conv, spec(x.shape, x.dtype), spec(kernel.shape, x.dtype)
+  )
+  return jnp.zeros(out.shape, x.dtype)
 
 
 def _pad_for_outputs(x, strides, ms, outs, pads):

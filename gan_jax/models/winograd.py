@@ -45,9 +45,12 @@ from gan_jax.models.matmul_conv import (
   _conv_outputs,
   _crop_transposed,
   _dot,
+  _nothing_to_compute,
   _pad_for_outputs,
   _pad_kernel,
   _taps,
+  _transposed_outputs,
+  _zeros_as_lax,
 )
 
 # F(2, m) for m taps: Bᵀ ((m+1)×(m+1), the input), G ((m+1)×m, the kernel)
@@ -129,6 +132,8 @@ def winograd_conv(x, kernel, strides, padding, precision=None) -> jax.Array:
   (b, _, _, c), o = x.shape, kernel.shape[-1]
   (sh, sw), ms = strides, _taps(kernel.shape[:2], strides)
   pads, outs = _conv_outputs(x.shape[1:3], kernel.shape[:2], strides, padding)
+  if _nothing_to_compute(x, kernel, outs):
+    return _zeros_as_lax(lax.conv_general_dilated, x, kernel, strides, padding)
   tiles = [-(-q // 2) for q in outs]
   # The 2·t + m - 1 super-pixels that the 2·t outputs of the tiles read.
   wide = jnp.promote_types(x.dtype, jnp.float32)
@@ -153,6 +158,9 @@ def winograd_conv_transpose(
   which is the input gradient of a correlation of that output with the
   kernel over super-pixels. Then cropped or padded as lax does."""
   (b, h, w, c), o = x.shape, kernel.shape[-1]
+  outs = _transposed_outputs((h, w), kernel.shape[:2], strides, padding)
+  if _nothing_to_compute(x, kernel, outs):
+    return _zeros_as_lax(lax.conv_transpose, x, kernel, strides, padding)
   (sh, sw), ms = strides, _taps(kernel.shape[:2], strides)
   tiles = [-(-n // 2) for n in (h, w)]
   wide = jnp.promote_types(x.dtype, jnp.float32)
