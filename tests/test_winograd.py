@@ -111,10 +111,31 @@ def test_conv_transpose_with_nothing_to_compute_is_lax(
   )
 
 
-def test_second_derivatives_match_lax():
+@pytest.mark.parametrize(
+  "ours,theirs,ks,s",
+  [
+    (winograd.winograd_conv, _lax_conv, (4, 4), (2, 2)),
+    (winograd.winograd_conv, _lax_conv, (3, 3), (1, 1)),
+    (winograd.winograd_conv_transpose, _lax_transpose, (4, 4), (2, 2)),
+    (winograd.winograd_conv_transpose, _lax_transpose, (3, 3), (1, 1)),
+    (matmul_conv.conv, _lax_conv, (4, 4), (2, 2)),
+    (matmul_conv.conv_transpose, _lax_transpose, (4, 4), (2, 2)),
+  ],
+  ids=[
+    "winograd_conv",
+    "winograd_conv_3x3",
+    "winograd_conv_transpose",
+    "winograd_conv_transpose_3x3",
+    "matmul_conv",
+    "matmul_conv_transpose",
+  ],
+)
+def test_second_derivatives_match_lax(ours, theirs, ks, s):
   """Gradient penalties (R1, WGAN-GP) differentiate D's input gradient
-  again: the backward passes are differentiable too."""
-  x, w = _inputs((4, 4), n=8)
+  again: the backward passes (custom VJPs) are differentiable too, and
+  give lax's second derivatives, for each function and kernel a model's
+  layer may take (the transposed ones included)."""
+  x, w = _inputs(ks, n=8)
 
   def penalty(conv):
     def input_grad_norm(x, w):
@@ -123,9 +144,9 @@ def test_second_derivatives_match_lax():
 
     return jax.jit(jax.grad(input_grad_norm, argnums=(0, 1)))(x, w)
 
-  ours = penalty(lambda x, w: winograd.winograd_conv(x, w, (2, 2), "SAME"))
-  theirs = penalty(lambda x, w: _lax_conv(x, w, (2, 2), "SAME"))
-  for g, e in zip(ours, theirs):
+  got = penalty(lambda x, w: ours(x, w, s, "SAME"))
+  want = penalty(lambda x, w: theirs(x, w, s, "SAME"))
+  for g, e in zip(got, want):
     np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-3)
 
 
