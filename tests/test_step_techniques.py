@@ -182,16 +182,35 @@ def test_ada_adapts_the_augmentation_probability_in_the_state(tiny_digits):
   cfg.ada_target, cfg.ada_kimg = 0.6, 1.0  # steps of 32/1000
   step_fn, state, batch, root = _first_step(cfg)
   assert float(state.augment_p) == 0.0
-  state, metrics = step_fn(state, batch, keys.step_key(root, 0))
-  rt = float(metrics["ada_rt"])
-  expected = 0.032 if rt > 0.6 else 0.0
-  assert float(state.augment_p) == pytest.approx(expected)
-  assert float(metrics["augment_p"]) == float(state.augment_p)
-  # Force D's outputs on reals above the target: p rises.
-  state = state.replace(augment_p=jnp.float32(0.5))
-  state, metrics = step_fn(state, batch, keys.step_key(root, 1))
-  direction = 1 if float(metrics["ada_rt"]) > 0.6 else -1
-  assert float(state.augment_p) == pytest.approx(0.5 + direction * 0.032)
+
+  def d_answers(state, verdict, p):
+    """``state`` with ``augment_p`` = p and a D whose output is ``verdict``
+    for every input: zero kernels, so its last layer's bias alone."""
+
+    def leaf(path, x):
+      name = path[-1].key
+      if name == "kernel":
+        return jnp.zeros_like(x)
+      return jnp.full_like(x, verdict) if name == "bias" else x
+
+    d_params = jax.tree_util.tree_map_with_path(leaf, state.d_params)
+    return state.replace(d_params=d_params, augment_p=jnp.float32(p))
+
+  # r_t = E[sign(D(real))] is 1 where D calls every real image real, above
+  # the target: p rises by a step (from 0 too); -1 where it calls them all
+  # fake, below the target: p falls by a step, and stays at 0 from 0.
+  cases = [
+    (1.0, 0.0, 0.032),
+    (1.0, 0.5, 0.532),
+    (-1.0, 0.5, 0.468),
+    (-1.0, 0.0, 0.0),
+  ]
+  for i, (verdict, p, expected) in enumerate(cases):
+    state = d_answers(state, verdict, p)
+    state, metrics = step_fn(state, batch, keys.step_key(root, i))
+    assert float(metrics["ada_rt"]) == verdict
+    assert float(state.augment_p) == pytest.approx(expected)
+    assert float(metrics["augment_p"]) == float(state.augment_p)
 
 
 def test_the_readme_regularizer_registers_and_trains(tiny_digits):
