@@ -82,13 +82,16 @@ def test_sigterm_stops_the_whole_sweep_without_a_summary(tmp_path):
     text=True,
   )
   metrics = tmp_path / "seed_0" / "metrics.jsonl"
-  deadline = time.time() + 120
-  while time.time() < deadline and proc.poll() is None:
-    if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
-      break
-    time.sleep(0.2)
-  proc.send_signal(signal.SIGTERM)
-  _, err = proc.communicate(timeout=120)
+  try:
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+      if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+        break
+      time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+  finally:  # A sweep that did not stop would train for ever.
+    proc.kill()
   assert proc.returncode == 128 + signal.SIGTERM, err
   assert "sweep stopped at seed 0" in err
   assert list((tmp_path / "seed_0" / "checkpoints").iterdir())
