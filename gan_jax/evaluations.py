@@ -45,17 +45,19 @@ class Evaluations:
   def __init__(
     self,
     cfg: config_lib.Config,
-    source,
+    evaluator: Evaluator,
     generator,
     root,
     workdir: Path,
     num_classes: int = 0,
   ):
+    """``evaluator``: of ``cfg.eval``, prepared (:meth:`Evaluator.prepare`)
+    before the run wrote anything."""
     self.cfg = cfg
     self.num_classes = num_classes
     self.generator = generator
     self.root = root
-    self.evaluator = Evaluator(cfg.eval, source, cfg.data.name)
+    self.evaluator = evaluator
     self.best = None
     if cfg.eval.best:
       self.best = Checkpointer(

@@ -36,6 +36,7 @@ from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpointer
 from gan_jax.errors import ConfigError, TrainingDiverged, UserError
 from gan_jax.evaluations import Evaluations
+from gan_jax.metrics.evaluator import Evaluator
 from gan_jax.multi_step import steps_per_call
 from gan_jax.run_log import RunLog
 from gan_jax.samples import SampleWriter
@@ -333,6 +334,13 @@ def train(
     parts.state,
     parts.root,
   )
+  # The feature space now: missing Inception weights (or the Inception
+  # Score's classifier) are an error here, not at the first evaluation.
+  evaluator = (
+    Evaluator(cfg.eval, source, cfg.data.name).prepare()
+    if cfg.eval.every
+    else None
+  )
   lead = jax.process_index() == 0
   say = _say if lead else lambda message: None
   batches = pipeline(cfg, source, strategy.put_batch)
@@ -391,8 +399,10 @@ def train(
   )
   log = RunLog(workdir, start_step=start) if lead else None
   evaluations = (
-    Evaluations(cfg, source, parts.generator, root, workdir, parts.num_classes)
-    if cfg.eval.every
+    Evaluations(
+      cfg, evaluator, parts.generator, root, workdir, parts.num_classes
+    )
+    if evaluator
     else None
   )
   train_root = keys.copy(state.rng)

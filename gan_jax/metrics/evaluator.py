@@ -42,6 +42,13 @@ class Evaluator:
       self._space = FEATURE_SPACES[self.cfg.features](self.cfg)
     return self._space
 
+  def prepare(self) -> "Evaluator":
+    """Builds the feature space now (the Inception weights, the digits
+    classifier) rather than at the first evaluation, so that missing
+    weights raise their UserError before a run writes anything."""
+    _ = self.space
+    return self
+
   def _collect(self, batches, *, fake: bool) -> feature_set.FeatureSet:
     return feature_set.collect(
       batches,
