@@ -51,6 +51,12 @@ class Checkpointer:
       best_fn=None if best is None else best_fn,
       best_mode=best_mode,
       keep_checkpoints_without_metrics=best is None,
+      # A run saves step N to checkpoints/ and best/ at once; across
+      # processes orbax's barriers are named by the step, so each manager
+      # names its own by its folder, or the two would meet in one barrier.
+      multiprocessing_options=ocp.options.MultiprocessingOptions(
+        barrier_sync_key_prefix=self.directory.name
+      ),
     )
     self._manager = ocp.CheckpointManager(self.directory, options=options)
 

@@ -9,6 +9,8 @@ resumed from before an evaluation it already made, scores that step again
 import time
 from pathlib import Path
 
+import jax
+
 from gan_jax import config as config_lib
 from gan_jax import keys
 from gan_jax import state as state_lib
@@ -71,14 +73,22 @@ class Evaluations:
     return step % self.cfg.eval.every == 0 or step == self.cfg.steps
 
   def __call__(self, step: int, state, record: dict) -> tuple[dict, float]:
-    """Scores ``state``'s generator; returns the values and seconds taken."""
+    """Scores ``state``'s generator; returns the values and seconds taken.
+
+    ``state``: one copy of the state, as the run checkpoints it (across
+    processes, global arrays, which orbax saves and host copies would not
+    be); the generator is scored from a host copy of its parameters.
+    """
     start = time.perf_counter()
+    g_params, g_state = jax.device_get(
+      (state_lib.sampling_params(state), state.g_state)
+    )
     values = score(
       self.evaluator,
       self.cfg,
       self.generator,
-      state_lib.sampling_params(state),
-      state.g_state,
+      g_params,
+      g_state,
       self.root,
       self.num_classes,
     )

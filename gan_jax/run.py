@@ -485,9 +485,7 @@ def train(
         # A stop signal skips the evaluation: checkpoint and exit promptly.
         if evaluations and evaluations.due(step) and not stop(step):
           values, seconds = evaluations(
-            step,
-            jax.device_get(strategy.get_state(placed)),
-            _record(step, batches),
+            step, strategy.get_state(placed), _record(step, batches)
           )
           paused += seconds
           if log:

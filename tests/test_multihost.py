@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 from gan_jax import config, run
 from tests.helpers import trees_differ
@@ -107,14 +108,32 @@ def _leaves(tree) -> list[np.ndarray]:
   ]
 
 
+# Inception evaluations of 4 samples: each process scores them on its own
+# devices, and keeps the best checkpoint with the others.
+EVAL = [
+  "eval.every=3",
+  "eval.features=inception",
+  "eval.metrics=fid,kid",
+  "eval.best=kid",
+  "eval.num_samples=4",
+  "eval.num_reference=4",
+  "eval.max_features=4",
+  "eval.batch_size=4",
+]
+
+
+def _evals(workdir: Path) -> dict[int, float]:
+  lines = (workdir / "metrics.jsonl").read_text().splitlines()
+  records = [json.loads(line) for line in lines]
+  return {r["step"]: r["eval/kid"] for r in records if "eval/kid" in r}
+
+
 def test_two_processes_match_one_process_with_as_many_devices(tmp_path):
-  cfg = config.load(ROOT / "experiments" / "dcgan_digits.py", OVERRIDES)
+  cfg = config.load(ROOT / "experiments" / "dcgan_digits.py", OVERRIDES + EVAL)
   cfg.num_devices = 4
   single = run.train(cfg, tmp_path / "single", progress=False)
 
-  outputs = _finish(
-    _start(tmp_path / "multi", processes=2, devices=2, save_state=True)
-  )
+  outputs = _finish(_start(tmp_path / "multi", 2, 2, *EVAL, save_state=True))
   for code, _, err in outputs:
     assert code == 0, err[-3000:]
   ends = [np.load(tmp_path / f"state_{i}.npz") for i in range(2)]
@@ -128,7 +147,16 @@ def test_two_processes_match_one_process_with_as_many_devices(tmp_path):
   # Process 0 alone wrote the logs, the samples and the config.
   workdir = tmp_path / "multi"
   lines = (workdir / "metrics.jsonl").read_text().splitlines()
-  assert [json.loads(line)["step"] for line in lines] == [2, 4, 6]
+  records = [json.loads(line) for line in lines]
+  assert [r["step"] for r in records if "d_loss" in r] == [2, 4, 6]
+  # The evaluations are those of the single process, and the best is kept.
+  evals = _evals(workdir)
+  assert sorted(evals) == [3, 6]
+  for step, value in _evals(tmp_path / "single").items():
+    assert evals[step] == pytest.approx(value, rel=1e-4)
+  assert [p.name for p in (workdir / "best").iterdir()] == [
+    str(min(evals, key=evals.get))
+  ]
   assert sorted(p.name for p in (workdir / "samples").iterdir()) == [
     "final.png",
     "step_0000003.png",

@@ -4,7 +4,9 @@ Images are ``(N, H, W, C)`` uint8 with C = 1 or 3 (grey is repeated to RGB),
 resized to 299×299 (:mod:`gan_jax.metrics.resize`), scaled as
 ``(x − 128) / 128`` and passed through the FID Inception. Every call runs on
 the same padded batch shape, so the network compiles once. With several
-devices the batch is split over a one-axis mesh.
+devices the batch is split over a one-axis mesh of this process's devices:
+in a multi-process run every process scores the samples it is given on its
+own devices (evaluations during training give every process the same ones).
 """
 
 from collections.abc import Iterable, Iterator
@@ -38,10 +40,14 @@ class InceptionFeatures:
   ):
     """``precision``: of the convolutions. HIGHEST keeps float32 on GPUs
     whose default is TF32, so features match the reference; pass None for
-    the backend's default (faster, further from the published numbers)."""
+    the backend's default (faster, further from the published numbers).
+    ``devices``: this process's devices to shard the batch over (default:
+    all of them, ``jax.local_devices()``)."""
     if resize_mode not in resize.MODES:
       raise ValueError(f"resize mode {resize_mode!r} not in {resize.MODES}")
-    devices = list(devices or jax.devices())
+    devices = list(devices or jax.local_devices())
+    if any(d.process_index != jax.process_index() for d in devices):
+      raise ValueError("InceptionFeatures runs on this process's devices only")
     self.batch_size = -(-batch_size // len(devices)) * len(devices)
     self.with_logits = with_logits
     self.resize_mode = resize_mode
