@@ -10,8 +10,11 @@
 array or under ``images``; a ``.npy`` of such images works too. ``images`` and ``checkpoint`` compute the metrics
 of an eval config (``eval.metrics=fid,kid eval.features=inception ...``)
 against the dataset's reference features, cached per dataset, feature space,
-resize mode and count. The last line printed is ``FID <value>`` whenever FID
-is among the metrics. Exit codes: 0 done, 2 bad input.
+resize mode and count. ``checkpoint`` rebuilds the run on one device,
+whatever it trained on, and also takes the settings a resumed run may change
+(``data.dir=...`` where the run's data has moved). The last line printed is
+``FID <value>`` whenever FID is among the metrics. Exit codes: 0 done, 2 bad
+input.
 """
 
 import argparse
@@ -75,12 +78,23 @@ def _fid_of_files(a: str, b: str, resize: str, batch_size: int) -> float:
 
 
 def _eval_config(overrides: list[str], base=None):
+  """``base`` (default: the defaults) with ``overrides`` of ``eval.*`` keys;
+  with a run's saved config as ``base``, also the keys a resumed run may
+  change (``data.dir``, ...: :data:`gan_jax.config.RESUMABLE_CHANGES`)."""
   from gan_jax import config  # pylint: disable=g-import-not-at-top
 
   cfg = base or config.Config()
-  bad = [o for o in overrides if not o.startswith("eval.")]
+  allowed = config.RESUMABLE_CHANGES if base else set()
+  bad = [
+    o
+    for o in overrides
+    if not o.startswith("eval.") and o.partition("=")[0].strip() not in allowed
+  ]
   if bad:
-    raise UserError(f"only eval.* keys can be set here, got {bad[0]!r}")
+    also = " and the settings a resumed run may change (data.dir, ...)"
+    raise UserError(
+      f"only eval.* keys{also if base else ''} can be set here, got {bad[0]!r}"
+    )
   return config.validate(config.apply_overrides(cfg, overrides))
 
 
@@ -117,7 +131,12 @@ def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):
   state of its checkpoint ``step`` (a number, ``latest`` or ``best``).
 
   ``experiment``: the run's experiment file, when it registers its own
-  components. Returns ``(cfg, parts, state, step_number)``.
+  components. ``overrides``: ``eval.*`` and the keys a resumed run may
+  change (``data.dir``, ...). The run is rebuilt on one device
+  (``parallel=single``, whatever it trained with: checkpoints hold one copy
+  of the state, and sampling needs no data parallelism), so a run trained on
+  several devices or processes is evaluated on a machine with one. Returns
+  ``(cfg, parts, state, step_number)``.
   """
   from gan_jax import config, run  # pylint: disable=g-import-not-at-top
   from gan_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
@@ -136,6 +155,7 @@ def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):
   except ValueError:
     raise UserError(f"{saved} is not valid JSON") from None
   cfg = _eval_config(list(overrides), base)
+  cfg.parallel, cfg.num_devices = "single", 0
   parts = run.assemble(cfg)
   folder = workdir / ("best" if step == "best" else "checkpoints")
   if not folder.is_dir():

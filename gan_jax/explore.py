@@ -7,6 +7,9 @@
     python -m gan_jax.explore --workdir DIR classes [--count 10] \
         [--classes 0,1,2] [--truncation T] [--out FILE.png]
 
+Each also takes ``key=value`` overrides of the settings a resumed run may
+change, such as ``data.dir=...`` where the run's data has moved.
+
 ``interpolate``: one row per pair of consecutive seeds, from the first
 seed's latent vector to the next one's (spherical interpolation for
 Gaussian noise). ``truncation``: one row per threshold, the same ``count``
@@ -118,7 +121,11 @@ def main(argv=None) -> int:
     "--classes", type=_numbers(int), help="default: every class"
   )
   by_class.add_argument("--truncation", type=float, default=0.0)
-  args = parser.parse_args(argv)
+  args, rest = parser.parse_known_args(argv)
+  overrides = [r for r in rest if "=" in r and not r.startswith("-")]
+  unknown = [r for r in rest if r not in overrides]
+  if unknown:
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
   try:
     if args.command == "interpolate" and (
       len(args.seeds) < 2 or args.steps < 2
@@ -131,7 +138,9 @@ def main(argv=None) -> int:
     from gan_jax.evaluate import restore_run  # pylint: disable=g-import-not-at-top
     from gan_jax.models.conditioning import inputs  # pylint: disable=g-import-not-at-top
 
-    cfg, parts, state, step = restore_run(args.workdir, args.step, args.config)
+    cfg, parts, state, step = restore_run(
+      args.workdir, args.step, args.config, overrides
+    )
     if parts.source.kind != "image":
       raise UserError(
         f"data.name={cfg.data.name!r} is not images; latent grids are "

@@ -389,3 +389,58 @@ def test_checkpoint_of_a_run_with_its_own_components(tmp_path):
   )
   assert done.returncode == 0, done.stderr
   assert done.stdout.splitlines()[0].startswith("modes ")
+
+
+def test_a_run_trained_on_two_devices_is_evaluated_on_one(
+  capsys, tiny_digits, tmp_path
+):
+  """Evaluation rebuilds the run on one device, whatever it trained on, and
+  takes the settings a resumed run may change: here data.dir, as if the
+  data had moved. Both commands run where JAX sees a single CPU device."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+
+  tiny_digits.parallel, tiny_digits.num_devices = "mesh", 2
+  tiny_digits.steps, tiny_digits.data.dir = 4, str(tmp_path / "tfds")
+  tiny_digits.eval = _digits_eval(every=4, num_samples=200, metrics="fid")
+  workdir = tmp_path / "run"
+  run.train(tiny_digits, workdir, progress=False)
+  logged = json.loads((workdir / "metrics.jsonl").read_text().splitlines()[-1])
+  shutil.move(tmp_path / "tfds", tmp_path / "moved")
+  moved = f"data.dir={tmp_path / 'moved'}"
+
+  root = os.path.dirname(os.path.dirname(__file__))
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+
+  def command(*argv):
+    return subprocess.run(
+      [sys.executable, "-m", *argv],
+      cwd=root,
+      env=env,
+      capture_output=True,
+      text=True,
+      check=False,
+    )
+
+  scored = command(
+    "gan_jax.evaluate", "checkpoint", "--workdir", str(workdir), moved
+  )
+  assert scored.returncode == 0, scored.stderr
+  fid = float(scored.stdout.splitlines()[-1].split()[1])
+  assert fid == pytest.approx(logged["eval/fid"], rel=1e-6)
+  drawn = command(
+    "gan_jax.explore", "--workdir", str(workdir), "truncation", moved
+  )
+  assert drawn.returncode == 0, drawn.stderr
+  assert (workdir / "explore" / "truncation_0000004.png").is_file()
+  assert not (tmp_path / "tfds").exists()  # Read from where it moved.
+
+  # A setting a resumed run may not change is refused, in one line.
+  capsys.readouterr()
+  code, out, err = _main(
+    capsys, "checkpoint", "--workdir", str(workdir), moved, "model.width=16"
+  )
+  assert code == 2 and out == [] and len(err) == 1
+  assert "resumed run may change" in err[0]
+  assert "got 'model.width=16'" in err[0]
