@@ -123,7 +123,8 @@ def _images(args) -> dict[str, float]:
     images[i : i + step].astype(np.float32) / 127.5 - 1.0
     for i in range(0, len(images), step)
   )
-  return Evaluator(cfg.eval, source, args.data).evaluate_samples(batches)
+  evaluator = Evaluator(cfg.eval, source, args.data, value_range=(-1.0, 1.0))
+  return evaluator.evaluate_samples(batches)
 
 
 def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):

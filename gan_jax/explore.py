@@ -133,7 +133,7 @@ def main(argv=None) -> int:
       raise UserError("interpolate needs two --seeds or more and --steps ≥ 2")
     import jax  # pylint: disable=g-import-not-at-top
 
-    from gan_jax import images  # pylint: disable=g-import-not-at-top
+    from gan_jax import data, images  # pylint: disable=g-import-not-at-top
     from gan_jax import state as state_lib  # pylint: disable=g-import-not-at-top
     from gan_jax.evaluate import restore_run  # pylint: disable=g-import-not-at-top
     from gan_jax.models.conditioning import inputs  # pylint: disable=g-import-not-at-top
@@ -182,7 +182,12 @@ def main(argv=None) -> int:
       args.out or Path(args.workdir) / "explore" / f"{name}_{step:07d}.png"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    images.save_png(out, images.grid(np.asarray(fake, np.float32), cols=cols))
+    pixels = images.grid(
+      np.asarray(fake, np.float32),
+      cols=cols,
+      value_range=data.value_range(parts.source),
+    )
+    images.save_png(out, pixels)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return e.exit_code

@@ -5,16 +5,34 @@ from pathlib import Path
 
 import numpy as np
 
+SIGNED = (-1.0, 1.0)
+
+
+def to_signed(images: np.ndarray, value_range=SIGNED) -> np.ndarray:
+  """Float images in ``value_range`` ``(low, high)`` mapped to [-1, 1], the
+  range of sample grids, feature spaces and metrics; unchanged when they
+  are in [-1, 1] already."""
+  low, high = value_range
+  if (low, high) == SIGNED:
+    return images  # As they are: the same arrays, the same numbers.
+  images = np.asarray(images, np.float32)
+  return (images - np.float32(low)) * np.float32(2 / (high - low)) - 1
+
 
 def grid(
-  images: np.ndarray, cols: int | None = None, min_size: int = 32, pad: int = 1
+  images: np.ndarray,
+  cols: int | None = None,
+  min_size: int = 32,
+  pad: int = 1,
+  value_range=SIGNED,
 ) -> np.ndarray:
-  """Tiles N×H×W×C images in [-1, 1] into one uint8 picture.
+  """Tiles N×H×W×C images in ``value_range`` (default [-1, 1]) into one
+  uint8 picture: ``low`` is black, ``high`` white.
 
   Images smaller than ``min_size`` are enlarged by pixel repetition so that
   8×8 digits stay legible.
   """
-  images = np.asarray(images, np.float32)
+  images = np.asarray(to_signed(images, value_range), np.float32)
   n, h, w, c = images.shape
   cols = cols or math.ceil(math.sqrt(n))
   rows = math.ceil(n / cols)

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from gan_jax import images, latent
-from gan_jax.data.source import Source
+from gan_jax.data.source import Source, value_range
 from gan_jax.models.conditioning import inputs
 from gan_jax.models.model import Model
 
@@ -37,6 +37,7 @@ class SampleWriter:
     self.workdir = workdir
     self.directory = workdir / "samples"
     self.kind = source.kind
+    self.value_range = value_range(source)
     count = COUNT[source.kind]
     self.noise = latent.sample(latent_dist, key, count, latent_dim)
     self.labels = (
@@ -63,7 +64,7 @@ class SampleWriter:
     fake = self.generate(g_params, g_state)
     path = self.directory / f"step_{step:07d}.png"
     if self.kind == "image":
-      pixels = images.grid(fake, cols=10)
+      pixels = images.grid(fake, cols=10, value_range=self.value_range)
       images.save_png(path, pixels)
     else:
       pixels = images.scatter_png(

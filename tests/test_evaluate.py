@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from gan_jax import config, data, evaluate, run
+from gan_jax import config, data, evaluate, images, run
 from gan_jax.errors import ConfigError
 from gan_jax.metrics import (
   feature_set,
@@ -123,6 +123,29 @@ def test_real_digits_score_better_than_noise_and_the_reference_is_cached():
   again = Evaluator(ev, source, "digits").reference()
   np.testing.assert_array_equal(
     again.stats.mean, evaluator.reference().stats.mean
+  )
+
+
+def test_data_in_0_1_scores_as_the_same_data_in_minus_1_1():
+  """data.value_range=0,1: real and generated samples are in [0, 1], which
+  the evaluator maps to the [-1, 1] the feature spaces and metrics take."""
+  ev = _digits_eval(
+    num_reference=1000, metrics="fid,kid,precision_recall,digit_modes"
+  )
+  values = {}
+  for value_range in ("-1,1", "0,1"):
+    source = data.build(config.DataConfig(value_range=value_range), 0)
+    real = source.reference(1797)[1000:1500]
+    evaluator = Evaluator(ev, source, "digits")
+    values[value_range] = evaluator.evaluate_samples([real[:250], real[250:]])
+  assert values["-1,1"]["fid"] < 20 and values["-1,1"]["modes"] == 10
+  assert values["0,1"] == pytest.approx(values["-1,1"], rel=1e-4, abs=1e-6)
+
+
+def test_inception_takes_0_and_1_of_data_in_0_1_as_black_and_white():
+  signed = images.to_signed(np.array([0.0, 0.5, 1.0]), (0.0, 1.0))
+  np.testing.assert_array_equal(
+    inception_features.to_uint8(signed), [0, 128, 255]
   )
 
 

@@ -113,3 +113,39 @@ def test_custom_loss_and_plain_jax_model_experiment_trains(tmp_path):
     "eval/modes"
   ] <= 8
   assert np.load(tmp_path / "samples_final.npy").shape == (2500, 2)
+
+
+def test_samples_of_data_in_0_1_draw_0_black_and_1_white(tmp_path):
+  """data.value_range=0,1: the generator learns [0, 1], and the sample
+  grid maps that range, not [-1, 1], to the pixels 0..255."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from gan_jax import data  # pylint: disable=g-import-not-at-top
+  from gan_jax.models.model import Model  # pylint: disable=g-import-not-at-top
+  from gan_jax.samples import SampleWriter  # pylint: disable=g-import-not-at-top
+
+  source = data.build(config.DataConfig(name="digits", value_range="0,1"), 0)
+  assert data.value_range(source) == (0.0, 1.0)
+  assert 0 <= source.reference(50).min() and source.reference(50).max() <= 1
+
+  def apply(params, state, z, train):  # Samples 0, 1, 0, 1, ...: 8×8 each.
+    del params, train
+    value = (jnp.arange(len(z)) % 2).astype(jnp.float32)
+    return jnp.broadcast_to(
+      value[:, None, None, None], (len(z), 8, 8, 1)
+    ), state
+
+  writer = SampleWriter(
+    tmp_path,
+    source,
+    Model(None, apply),
+    latent_dist="normal",
+    latent_dim=4,
+    key=jax.random.key(0),
+  )
+  path, _ = writer.write(1, {}, {})
+  png = np.asarray(Image.open(path))
+  # Cells of 8×8 digits enlarged 4 times, after a 1-pixel white border.
+  first, second = png[1:33, 1:33], png[1:33, 34:66]
+  assert (first == 0).all() and (second == 255).all()

@@ -9,7 +9,7 @@ that returns a :class:`~gan_jax.data.source.Source`.
 
 from gan_jax.data import mixtures, stacked_digits
 from gan_jax.data.pipeline import Pipeline, Shard
-from gan_jax.data.source import InMemory, Source, num_classes
+from gan_jax.data.source import InMemory, Source, num_classes, value_range
 from gan_jax.registry import Registry
 
 SOURCES = Registry("data source")
@@ -25,6 +25,7 @@ __all__ = [
   "Source",
   "build",
   "num_classes",
+  "value_range",
 ]
 
 

@@ -75,6 +75,11 @@ class Preprocess:
       image = image[..., None] if grey else image
     return image
 
+  @property
+  def bounds(self) -> tuple[float, float]:
+    """``value_range`` as numbers: what pixels 0 and 255 become."""
+    return (0.0, 1.0) if self.value_range == "0,1" else (-1.0, 1.0)
+
   def scale(self, pixels: np.ndarray) -> np.ndarray:
     """uint8 pixels (any shape) to float32 in ``value_range``."""
     x = pixels.astype(np.float32)

@@ -9,6 +9,10 @@ A source with class labels also has ``num_classes`` (> 0) and
 :meth:`Labelled.labelled_batches`: the same batches as ``{"x": examples,
 "y": int32 labels}``. Conditional runs read those; a source without
 ``num_classes`` has no labels.
+
+Images are in [-1, 1] unless the source has a ``value_range`` ``(low,
+high)`` saying otherwise (TFDS data with ``data.value_range=0,1``); sample
+grids and evaluations read it (:func:`value_range`).
 """
 
 from typing import Literal, Protocol
@@ -38,6 +42,13 @@ class Labelled(Source, Protocol):
 
   def reference_labels(self, n: int) -> np.ndarray:
     """The labels of :meth:`reference` ``(n)`` (for intra-class metrics)."""
+
+
+def value_range(source: Source) -> tuple[float, float]:
+  """The ``(low, high)`` of the source's examples, the range its generator
+  learns to make: ``source.value_range``, else (-1, 1)."""
+  low, high = getattr(source, "value_range", (-1.0, 1.0))
+  return float(low), float(high)
 
 
 def num_classes(source: Source) -> int:

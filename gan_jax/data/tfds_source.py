@@ -87,6 +87,7 @@ class TfdsSource:
       value_range=cfg.value_range,
     )
     self.example_shape = self.preprocess.shape(feature.shape, cfg.name)
+    self.value_range = self.preprocess.bounds  # data.value_range
     self.keep, self.threads, self._pixels = cfg.in_memory, cfg.threads, None
     # Class labels: read only by conditional runs (labelled_batches).
     self.label_key, self._labels = cfg.label_key, None

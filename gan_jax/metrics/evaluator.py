@@ -6,6 +6,11 @@ generated side is streamed in batches from a fixed noise key, so every
 evaluation of a run sees the same noise. A conditional generator makes
 sample ``j`` of class ``j mod K``: the classes in equal numbers. Those
 labels are kept (``FeatureSet.labels``) for metrics that check them.
+
+Samples, real and generated, are in the data's value range
+(:func:`gan_jax.data.value_range`: ``data.value_range=0,1`` makes it [0, 1]);
+the evaluator maps them to [-1, 1] before the feature spaces and the
+metrics, which take that range.
 """
 
 import functools
@@ -16,7 +21,8 @@ from collections.abc import Iterator
 import jax
 import numpy as np
 
-from gan_jax import cache, latent
+from gan_jax import cache, images, latent
+from gan_jax.data import source as data_source
 from gan_jax.metrics import FEATURE_SPACES, METRICS, feature_set, metric_names
 from gan_jax.models.conditioning import inputs
 
@@ -24,10 +30,12 @@ from gan_jax.models.conditioning import inputs
 class Evaluator:
   """``evaluate_*`` return ``{"fid": ..., "kid": ...}`` for ``cfg.metrics``."""
 
-  def __init__(self, cfg, source, data_name: str):
+  def __init__(self, cfg, source, data_name: str, value_range=None):
+    """``value_range``: of the samples it is given (default: the data's)."""
     self.cfg = cfg
     self.source = source
     self.data_name = data_name
+    self.value_range = value_range or data_source.value_range(source)
     self.metrics = {n: METRICS[n] for n in metric_names(cfg.metrics)}
     needs = {m.needs for m in self.metrics.values()}
     self._real_labels = any(m.needs_labels for m in self.metrics.values())
@@ -74,6 +82,7 @@ class Evaluator:
     """The real data's features; computed once, then read from the cache."""
     if self._reference is None:
       examples = self.source.reference(self.cfg.num_reference)
+      examples = images.to_signed(examples, self.value_range)
       path = self.reference_path(examples)
       if path.is_file():
         self._reference = feature_set.load(path)
@@ -89,6 +98,7 @@ class Evaluator:
   def evaluate_samples(self, batches, labels=None) -> dict[str, float]:
     """Metrics of generated samples (float, as the generator makes them);
     ``labels``: the classes they were generated for, if conditional."""
+    batches = (images.to_signed(b, self.value_range) for b in batches)
     fake = self._collect(batches, fake=True)
     fake.labels = None if labels is None else np.asarray(labels)
     if not _finite(fake):  # A diverged generator: NaN, not a crash.

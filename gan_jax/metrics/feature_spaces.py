@@ -1,8 +1,9 @@
 """Feature spaces that metrics compare real and generated samples in.
 
-A feature space is built from the eval config and maps a batch of samples as
-the generator makes them (float, images in [-1, 1]) to a dict with
-``features`` (N, D) and, where the space has a classifier, ``logits``.
+A feature space is built from the eval config and maps a batch of samples
+(float, images in [-1, 1]: the evaluator maps data of another
+``data.value_range`` to it) to a dict with ``features`` (N, D) and, where
+the space has a classifier, ``logits``.
 
 * ``inception``: the FID Inception's pool3 (and logits with pytorch-fid's
   weights); samples are rounded to uint8 first, as saved images are.
