@@ -8,6 +8,7 @@ resumes from the latest checkpoint in the workdir when there is one.
 import dataclasses
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -34,7 +35,7 @@ from gan_jax import config as config_lib
 from gan_jax import regularizers as regs
 from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpointer
-from gan_jax.errors import ConfigError, TrainingDiverged, UserError
+from gan_jax.errors import ConfigError, DataError, TrainingDiverged, UserError
 from gan_jax.evaluations import Evaluations
 from gan_jax.metrics.evaluator import Evaluator
 from gan_jax.multi_step import steps_per_call
@@ -316,6 +317,46 @@ def _all_finite(state: state_lib.GANState) -> bool:
   return bool(_finite_leaves(state))
 
 
+def _unrestorable(path: Path, error: Exception, earlier: list[int]):
+  """The one line for a checkpoint orbax cannot restore: one of another
+  state layout (another gan_jax version), or one it cannot read (cut short
+  or damaged), whose fix is to go back to the one before."""
+  why = " ".join(str(error).split())
+  layout = "tree structure" in why or "do not match" in why
+  why = why if len(why) <= 200 else why[:200] + "…"
+  if layout:
+    return ConfigError(
+      f"{path} holds a training state laid out otherwise than this "
+      f"gan_jax's, probably written by another version (orbax: {why}); "
+      "continue it with the version that wrote it, or choose a new --workdir"
+    )
+  back = (
+    f"delete that folder to continue from step {earlier[-1]}"
+    if earlier
+    else "delete it, or choose a new --workdir"
+  )
+  return DataError(
+    f"{path} cannot be read, damaged or cut short (orbax: {why}); {back}"
+  )
+
+
+def _check_workdir(workdir: Path) -> None:
+  """A --workdir that is a file, or inside one, is refused up front."""
+  for folder in (workdir, *workdir.parents):
+    if folder.exists():
+      if not folder.is_dir():
+        raise ConfigError(
+          f"--workdir {workdir}: {folder} is a file, not a folder; choose "
+          "another --workdir"
+        )
+      if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+          f"--workdir {workdir}: {folder} cannot be written; choose a "
+          "--workdir you can write"
+        )
+      return
+
+
 def train(
   cfg: config_lib.Config, workdir: str | Path, *, progress: bool = True
 ) -> RunResult:
@@ -325,8 +366,9 @@ def train(
   process 0 alone writes logs, samples and ``config.json``.
   """
   # 1. Everything that depends on the input, before anything is written.
-  parts = assemble(cfg)
   workdir = Path(workdir)
+  _check_workdir(workdir)
+  parts = assemble(cfg)
   _check_resumable(workdir, cfg)
   source, strategy, state, root = (
     parts.source,
@@ -354,15 +396,10 @@ def train(
   if latest is not None:
     try:
       placed, record = checkpoints.restore(latest, strategy.restore_like(state))
-    except ValueError as e:  # orbax: the saved tree is not this state's
+    except ValueError as e:  # orbax: another tree, or data it cannot read
+      earlier = sorted(s for s in checkpoints.steps() if s < latest)
       checkpoints.close()
-      why = str(e).splitlines()[0].rstrip(": ")
-      raise ConfigError(
-        f"{checkpoints.path(latest)} holds a training state laid out "
-        "otherwise than this gan_jax's, probably written by another version "
-        f"(orbax: {why}); continue it with the version that wrote it, or "
-        "choose a new --workdir"
-      ) from None
+      raise _unrestorable(checkpoints.path(latest), e, earlier) from None
     batches.restore(record["data"])
     say(f"Resuming {workdir} from step {latest} ({checkpoints.path(latest)})")
   if lead:

@@ -13,7 +13,7 @@ import pytest
 
 from gan_jax import config, run
 from gan_jax.checkpoint import Checkpointer
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, DataError
 from tests.helpers import trees_differ
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +148,32 @@ def test_checkpoint_of_another_state_layout_is_refused_untouched(
     run.train(tiny_digits, tmp_path, progress=False)
   assert "checkpoints/12" in str(e.value) and "\n" not in str(e.value)
   assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+
+def test_damaged_checkpoint_names_the_one_to_go_back_to(tiny_digits, tmp_path):
+  """A checkpoint cut short (here: its files emptied): one line that says
+  to delete it and continue from the one before; nothing written."""
+  run.train(tiny_digits, tmp_path, progress=False)  # checkpoints 4 and 8
+  for path in (tmp_path / "checkpoints" / "8" / "state").rglob("*"):
+    if path.is_file():
+      path.write_bytes(b"")
+  before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+  tiny_digits.steps = 12
+  with pytest.raises(DataError, match="cannot be read") as e:
+    run.train(tiny_digits, tmp_path, progress=False)
+  message = str(e.value)
+  assert "checkpoints/8" in message and "continue from step 4" in message
+  assert "\n" not in message and len(message) < 500
+  assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+
+def test_workdir_that_is_a_file_is_refused(tiny_digits, tmp_path):
+  afile = tmp_path / "afile"
+  afile.write_text("keep me")
+  for workdir in (afile, afile / "run"):
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+      run.train(tiny_digits, workdir, progress=False)
+  assert afile.read_text() == "keep me"
 
 
 def _train_command(workdir: Path, *overrides: str) -> list[str]:
