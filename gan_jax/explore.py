@@ -32,14 +32,18 @@ from pathlib import Path
 import numpy as np
 
 from gan_jax.errors import UserError
+from gan_jax.evaluate import _positive, _step
 
 
 def _numbers(kind):
   def parse(text):
     try:
-      return [kind(x) for x in text.split(",") if x.strip()]
+      values = [kind(x) for x in text.split(",") if x.strip()]
     except ValueError:
       raise argparse.ArgumentTypeError(f"{text!r} is not a list") from None
+    if not values:
+      raise argparse.ArgumentTypeError(f"{text!r} names no value")
+    return values
 
   return parse
 
@@ -96,7 +100,9 @@ def main(argv=None) -> int:
     prog="python -m gan_jax.explore", description=__doc__.split("\n\n")[0]
   )
   parser.add_argument("--workdir", required=True)
-  parser.add_argument("--step", default="latest", help="N, latest or best")
+  parser.add_argument(
+    "--step", type=_step, default="latest", help="N, latest or best"
+  )
   parser.add_argument("--config", help="the run's experiment file, if any")
   parser.add_argument("--out", help="PNG path (default: DIR/explore/...)")
   sub = parser.add_subparsers(dest="command", required=True)
@@ -111,12 +117,12 @@ def main(argv=None) -> int:
   trunc.add_argument(
     "--thresholds", type=_numbers(float), default=[2.0, 1.0, 0.5, 0.25]
   )
-  trunc.add_argument("--count", type=int, default=10)
+  trunc.add_argument("--count", type=_positive, default=10)
   trunc.add_argument(
     "--label", type=int, default=0, help="class of a conditional generator"
   )
   by_class = sub.add_parser("classes", help="one row per class")
-  by_class.add_argument("--count", type=int, default=10)
+  by_class.add_argument("--count", type=_positive, default=10)
   by_class.add_argument(
     "--classes", type=_numbers(int), help="default: every class"
   )

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from PIL import Image
 
 from gan_jax import explore, latent, run
@@ -69,3 +70,19 @@ def test_grids_of_a_trained_run(tiny_digits, tmp_path):
   rows = explore.truncation_latents("normal", 16, [1.0, 0.5], 10)
   assert float(jnp.abs(rows[10:]).max()) <= 0.5
   assert explore.main(["--workdir", str(tmp_path / "none"), "truncation"]) == 2
+
+
+@pytest.mark.parametrize(
+  "args",
+  [
+    ["--step", "abc", "truncation"],
+    ["truncation", "--count", "0"],
+    ["truncation", "--thresholds", ","],
+    ["classes", "--count", "-1"],
+  ],
+)
+def test_explore_bad_arguments_are_usage_errors(tmp_path, args, capsys):
+  with pytest.raises(SystemExit) as e:
+    explore.main(["--workdir", str(tmp_path), *args])
+  assert e.value.code == 2
+  assert "error: argument" in capsys.readouterr().err
