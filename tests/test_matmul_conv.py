@@ -27,15 +27,21 @@ def _inputs(k, n=7, seed=0):
   return jnp.asarray(x), jnp.asarray(w)
 
 
+def _pair(s):
+  return s if isinstance(s, tuple) else (s, s)
+
+
 def _lax_transpose(x, w, s, padding):
+  """lax's transposed convolution; ``s``: a stride or one per axis."""
   return lax.conv_transpose(
-    x, w, (s, s), padding, dimension_numbers=DIMS, precision=EXACT
+    x, w, _pair(s), padding, dimension_numbers=DIMS, precision=EXACT
   )
 
 
 def _lax_conv(x, w, s, padding):
+  """lax's convolution; ``s``: a stride or one per axis."""
   return lax.conv_general_dilated(
-    x, w, (s, s), padding, dimension_numbers=DIMS, precision=EXACT
+    x, w, _pair(s), padding, dimension_numbers=DIMS, precision=EXACT
   )
 
 
@@ -125,23 +131,11 @@ def check_nothing_to_compute(ours, theirs, hw, ks, s, padding, dtype):
       np.testing.assert_array_equal(g, jnp.zeros_like(a))
 
 
-def _lax_conv_s(x, w, s, padding):
-  return lax.conv_general_dilated(
-    x, w, s, padding, dimension_numbers=DIMS, precision=EXACT
-  )
-
-
-def _lax_transpose_s(x, w, s, padding):
-  return lax.conv_transpose(
-    x, w, s, padding, dimension_numbers=DIMS, precision=EXACT
-  )
-
-
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 @pytest.mark.parametrize("hw,ks,s,padding", EMPTY_CONV)
 def test_conv_with_nothing_to_compute_is_lax(hw, ks, s, padding, dtype):
   check_nothing_to_compute(
-    matmul_conv.conv, _lax_conv_s, hw, ks, s, padding, dtype
+    matmul_conv.conv, _lax_conv, hw, ks, s, padding, dtype
   )
 
 
@@ -151,7 +145,7 @@ def test_conv_transpose_with_nothing_to_compute_is_lax(
   hw, ks, s, padding, dtype
 ):
   check_nothing_to_compute(
-    matmul_conv.conv_transpose, _lax_transpose_s, hw, ks, s, padding, dtype
+    matmul_conv.conv_transpose, _lax_transpose, hw, ks, s, padding, dtype
   )
 
 

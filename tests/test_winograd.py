@@ -14,10 +14,11 @@ from gan_jax.models import matmul_conv, winograd
 from tests.test_matmul_conv import (
   EMPTY_CONV,
   EMPTY_TRANSPOSE,
+  _lax_conv,
+  _lax_transpose,
   check_nothing_to_compute,
 )
 
-DIMS = ("NHWC", "HWIO", "NHWC")
 EXACT = lax.Precision.HIGHEST
 # (kernel, strides): every m = ceil(k/s) of 2 and 3, mixed across the axes,
 # and square and odd kernels.
@@ -39,18 +40,6 @@ def _inputs(ks, n=9, seed=0):
   x = rng.normal(size=(2, n, n + 2, 3)).astype(np.float32)
   w = rng.normal(size=(*ks, 3, 4)).astype(np.float32)
   return jnp.asarray(x), jnp.asarray(w)
-
-
-def _lax_conv(x, w, s, padding):
-  return lax.conv_general_dilated(
-    x, w, s, padding, dimension_numbers=DIMS, precision=EXACT
-  )
-
-
-def _lax_transpose(x, w, s, padding):
-  return lax.conv_transpose(
-    x, w, s, padding, dimension_numbers=DIMS, precision=EXACT
-  )
 
 
 PAIRS = [
