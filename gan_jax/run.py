@@ -317,10 +317,10 @@ def _all_finite(state: state_lib.GANState) -> bool:
   return bool(_finite_leaves(state))
 
 
-def _unrestorable(path: Path, error: Exception, earlier: list[int]):
+def _unrestorable(path: Path, error: Exception, previous: int | None):
   """The one line for a checkpoint orbax cannot restore: one of another
   state layout (another gan_jax version), or one it cannot read (cut short
-  or damaged), whose fix is to go back to the one before."""
+  or damaged), whose fix is to go back to the one before, ``previous``."""
   why = " ".join(str(error).split())
   layout = "tree structure" in why or "do not match" in why
   why = why if len(why) <= 200 else why[:200] + "…"
@@ -331,8 +331,8 @@ def _unrestorable(path: Path, error: Exception, earlier: list[int]):
       "continue it with the version that wrote it, or choose a new --workdir"
     )
   back = (
-    f"delete that folder to continue from step {earlier[-1]}"
-    if earlier
+    f"delete that folder to continue from step {previous}"
+    if previous is not None
     else "delete it, or choose a new --workdir"
   )
   return DataError(
@@ -397,9 +397,11 @@ def train(
     try:
       placed, record = checkpoints.restore(latest, strategy.restore_like(state))
     except ValueError as e:  # orbax: another tree, or data it cannot read
-      earlier = sorted(s for s in checkpoints.steps() if s < latest)
+      previous = max(
+        (s for s in checkpoints.steps() if s < latest), default=None
+      )
       checkpoints.close()
-      raise _unrestorable(checkpoints.path(latest), e, earlier) from None
+      raise _unrestorable(checkpoints.path(latest), e, previous) from None
     batches.restore(record["data"])
     say(f"Resuming {workdir} from step {latest} ({checkpoints.path(latest)})")
   if lead:
