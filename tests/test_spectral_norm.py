@@ -41,8 +41,11 @@ def test_discriminator_computes_with_weights_over_their_spectral_norm(
   x = jax.random.normal(jax.random.key(0), (4, *shape))
   params, state = d_sn.init(jax.random.key(1), x)
   plain_params, plain_state = d_plain.init(jax.random.key(1), x)
-  # The parameters are the plain model's; only the state holds u and σ.
+  # The parameters are the plain model's, drawn alike (not W/σ, which
+  # Linen's SpectralNorm would store at init); only the state holds u and σ.
   assert jax.tree.structure(params) == jax.tree.structure(plain_params)
+  for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(plain_params)):
+    np.testing.assert_array_equal(a, b)
   assert plain_state == {} and "batch_stats" in state
 
   before = jax.tree.map(np.asarray, params)

@@ -51,10 +51,28 @@ def spectral(layer: nn.Module, enabled: bool, train: bool) -> Callable:
   with W/σ(W), σ the largest singular value of W reshaped to (fan-in,
   fan-out), estimated by one power iteration per call from a vector ``u``
   kept in the model state (collection ``batch_stats``) and updated only in
-  training. Flax linen's ``SpectralNorm`` does the work; unlike
-  ``flax.nnx.SpectralNorm`` it does not overwrite the weight.
+  training. Flax linen's ``SpectralNorm`` does the work, except at
+  initialisation, where it would store W/σ(W) as the parameters (see
+  :class:`_SpectralNorm`): they start as the layer's own draw, as with
+  PyTorch's ``spectral_norm``.
   """
   if not enabled:
     return layer
-  wrapped = nn.SpectralNorm(layer)
+  wrapped = _SpectralNorm(layer)
   return lambda x: wrapped(x, update_stats=train)
+
+
+class _SpectralNorm(nn.SpectralNorm):
+  """Linen's ``SpectralNorm``, but initialisation keeps W as drawn.
+
+  Linen's writes the normalised W/σ back into the parameters when the model
+  is initialised. W/σ computes the same function, but with weights about
+  σ⁻¹ times larger (8.8× for a 32→8 layer drawn from N(0, 0.02)) every
+  update, whose size Adam fixes, moves them proportionally less: a lower
+  effective learning rate than the draw would give. Here the power
+  iteration still creates ``u`` and ``sigma``, and W is left as drawn.
+  """
+
+  def _spectral_normalize(self, path, vs, update_stats):
+    normalized = super()._spectral_normalize(path, vs, update_stats)
+    return vs if self.is_initializing() else normalized
