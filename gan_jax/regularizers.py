@@ -178,6 +178,8 @@ REGULARIZERS.register("r1")(stateless(r1_penalty))
 REGULARIZERS.register("r2")(stateless(r2_penalty))
 REGULARIZERS.register("dragan")(stateless(dragan_penalty))
 REGULARIZERS.register("bcr")(Regularizer(dict, balanced_consistency))
+# Those that only apply to images (batch, height, width, channels).
+IMAGE_ONLY = frozenset({"bcr"})
 REGULARIZERS.register("lecam")(Regularizer(lecam_init, lecam))
 
 

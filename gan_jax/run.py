@@ -146,6 +146,14 @@ def assemble(cfg: config_lib.Config) -> Assembly:
       f"but data.name={cfg.data.name!r} has examples of shape "
       f"{tuple(source.example_shape)}; set augment=''"
     )
+  regularizers = regs.parse(cfg.regularizers)
+  for name in sorted(regs.IMAGE_ONLY & set(regularizers)):
+    if len(source.example_shape) != 3:
+      raise ConfigError(
+        f"regularizer {name!r} needs images (height, width, channels), "
+        f"but data.name={cfg.data.name!r} has examples of shape "
+        f"{tuple(source.example_shape)}; remove it from regularizers"
+      )
   num_classes = _num_classes(cfg, source)
   strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
   _check_discriminator_batch(cfg, strategy)
@@ -155,7 +163,6 @@ def assemble(cfg: config_lib.Config) -> Assembly:
   g_opt = optimizers.build(cfg.g_optimizer)
   d_opt = optimizers.build(cfg.d_optimizer)
   root = keys.root(cfg.seed)
-  regularizers = regs.parse(cfg.regularizers)
   state = state_lib.init(
     keys.stream(root, keys.INIT),
     keys.stream(root, keys.TRAIN),

@@ -85,4 +85,6 @@ def init(
 def sampling_params(state: GANState) -> PyTree:
   """The generator parameters to sample and evaluate with: the moving
   average when the run keeps one, else the trained parameters."""
-  return state.g_ema_params if state.g_ema_params else state.g_params
+  # An empty tree means no average; a non-empty one may be one bare array.
+  has_average = bool(jax.tree.leaves(state.g_ema_params))
+  return state.g_ema_params if has_average else state.g_params

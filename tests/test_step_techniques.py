@@ -1,6 +1,7 @@
 """Augmentation, regularizers, weight clipping, the generator's moving
 average and the stability metrics, composed in the one train step."""
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from gan_jax import config, keys, losses, run, train
+from gan_jax import state as state_lib
 from gan_jax.errors import ConfigError, TrainingDiverged
 from gan_jax.losses import GanLoss
 from tests.helpers import setup
@@ -115,13 +117,29 @@ def test_bad_technique_settings_are_one_line_errors(key, value, message):
   assert "\n" not in str(e.value)
 
 
-def test_augmenting_points_is_refused():
-  cfg = config.Config()
-  cfg.data.name = "mog_ring"
-  cfg.model.arch = "mlp"
-  cfg.augment = "translation"
-  with pytest.raises(ConfigError, match="needs images"):
-    run.assemble(cfg)
+@pytest.mark.parametrize(
+  "key, value", [("augment", "translation"), ("regularizers", "bcr=1")]
+)
+def test_augmenting_points_is_refused_before_anything_is_written(
+  key, value, tmp_path
+):
+  cfg = config.apply_overrides(
+    config.Config(), ["data.name=mog_ring", "model.arch=mlp", f"{key}={value}"]
+  )
+  with pytest.raises(ConfigError, match="needs images") as e:
+    run.train(cfg, tmp_path / "run", progress=False)
+  assert "\n" not in str(e.value)
+  assert not (tmp_path / "run").exists()
+
+
+def test_sampling_takes_the_average_of_params_that_are_one_array():
+  # A model's parameters may be any pytree, one bare array included.
+  trained, average = jnp.ones((3, 4)), jnp.zeros((3, 4))
+  fields = {f.name: {} for f in dataclasses.fields(state_lib.GANState)}
+  state = state_lib.GANState(**{**fields, "g_params": trained})
+  with_average = state.replace(g_ema_params=average)
+  assert state_lib.sampling_params(with_average) is average
+  assert state_lib.sampling_params(state) is trained
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(
