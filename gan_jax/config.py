@@ -163,8 +163,9 @@ class Config:
   reuse_fakes: bool = False
   # Train steps per compiled call (lax.scan over batches already on the
   # device): fewer host round trips for small models. The same keys and
-  # results as one step per call; the *_every intervals and eval.every must
-  # be multiples of it.
+  # data as one step per call, so the same results (to float32 rounding
+  # where XLA compiles the step differently inside the scan); the *_every
+  # intervals and eval.every must be multiples of it.
   steps_per_call: int = 1
   # Discriminator regularizers and their weights, "name=weight,...": gp,
   # gp_one_sided, r1, r2, dragan, bcr, lecam (gan_jax.regularizers).
