@@ -103,7 +103,8 @@ def r2_penalty(d, real, fake, key):
 def dragan_penalty(d, real, fake, key):
   """DRAGAN (Kodali et al. 2017): E[(‖∇D(x̂)‖ - 1)²] around the data, at
   x̂ = x + α·δ with δ = ½·std(x)·U[0, 1) and α ~ U[0, 1) per sample, as in
-  the authors' code. Weight 10 in the paper.
+  the authors' code. Weight 10 in the paper. std(x) is over the rows this
+  call sees: under ``pmap``, each device's.
   """
   del fake
   noise_key, mix_key = jax.random.split(key)
@@ -147,7 +148,10 @@ def lecam_init():
 def lecam(inputs: Inputs, anchors):
   """LeCam (Tseng et al. 2021): E[(D(x) - α_F)²] + E[(D(x̃) - α_R)²], where
   α_R and α_F are moving averages (decay 0.99) of D's mean output on real
-  and fake data, kept as state. The paper's weight is 0.3 (CIFAR).
+  and fake data, kept as state. The paper's weight is 0.3 (CIFAR). With
+  lazy regularization (``reg_every=k``) the averages move only on the
+  steps the penalty is computed, so they average over k times as many
+  steps.
   """
   d_real = inputs.d_real.astype(jnp.float32)
   d_fake = inputs.d_fake.astype(jnp.float32)
