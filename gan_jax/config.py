@@ -339,6 +339,19 @@ def _type_name(typ: Any) -> str:
   return getattr(typ, "__name__", str(typ))
 
 
+def _check_fields(node: Any, prefix: str = "") -> None:
+  """An experiment file that sets a misspelt field (``cfg.model.widht = 8``)
+  adds an attribute that nothing reads: refused like an unknown override."""
+  names = [f.name for f in dataclasses.fields(node)]
+  for name in vars(node):
+    if name not in names:
+      raise _unknown_key(prefix + name, [prefix + n for n in names])
+  for name in names:
+    value = getattr(node, name)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+      _check_fields(value, f"{prefix}{name}.")
+
+
 def _check_types(node: Any, prefix: str = "") -> None:
   for f in dataclasses.fields(node):
     typ = _field_types(type(node))[f.name]
@@ -375,6 +388,7 @@ def validate(cfg: Config) -> Config:
   # Imported here: the registries import this module's dataclasses.
   from gan_jax import losses, models, optimizers  # pylint: disable=g-import-not-at-top
 
+  _check_fields(cfg)
   _check_types(cfg)
   for key, registry in (
     ("model.arch", models.ARCHITECTURES),
@@ -634,6 +648,7 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
       f"{path}: get_config() returned "
       f"{type(cfg).__name__}, not a gan_jax.config.Config"
     )
+  _check_fields(cfg)  # Before the overrides' copy, which drops unknowns.
   return validate(apply_overrides(cfg, list(overrides)))
 
 

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5-7")
   parser.add_argument("--no-progress", action="store_true")
   parser.add_argument("overrides", nargs="*", metavar="key=value")
-  args = parser.parse_args(argv)
+  args = parser.parse_intermixed_args(argv)
   cpu_memory.use_low_memory_scheduler()  # Before JAX starts its backend.
   try:
     from gan_jax import config, run  # pylint: disable=g-import-not-at-top

@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   parser.add_argument(
     "overrides", nargs="*", metavar="key=value", help="config overrides"
   )
-  return parser.parse_args(argv)
+  return parser.parse_intermixed_args(argv)
 
 
 def interrupted(workdir) -> str:

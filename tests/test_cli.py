@@ -82,6 +82,21 @@ def test_missing_config_file(capsys, tmp_path):
       "def get_config():\n  raise RuntimeError('boom\\nsecond line')\n",
       "get_config() failed: RuntimeError: boom",
     ),
+    (  # A misspelt field would otherwise be an attribute nothing reads.
+      (
+        "from gan_jax.config import Config\n"
+        "def get_config():\n  c = Config()\n  c.model.widht = 8\n"
+        "  return c\n"
+      ),
+      "unknown config key 'model.widht'; did you mean 'model.width'?",
+    ),
+    (
+      (
+        "from gan_jax.config import Config\n"
+        "def get_config():\n  c = Config()\n  c.stepz = 8\n  return c\n"
+      ),
+      "unknown config key 'stepz'; did you mean 'steps'?",
+    ),
   ],
 )
 def test_broken_config_file(capsys, tmp_path, body, message):
@@ -141,3 +156,14 @@ def test_missing_inception_weights_stop_the_run_before_it_writes(
   assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
   assert message in err[0]
   assert not workdir.exists()
+
+
+def test_overrides_may_come_before_and_after_flags(capsys, tmp_path):
+  # Overrides on both sides of --workdir: all of them are read (stepz is
+  # refused as a key, not as an unrecognised argument).
+  code, err = _run(
+    capsys, "--config", DIGITS, "steps=3", "--workdir", str(tmp_path), "stepz=1"
+  )
+  assert code == 2 and err == [
+    "error: unknown config key 'stepz'; did you mean 'steps'?"
+  ]
