@@ -329,6 +329,7 @@ def _unrestorable(path: Path, error: Exception, previous: int | None):
   state layout (another gan_jax version), or one it cannot read (cut short
   or damaged), whose fix is to go back to the one before, ``previous``."""
   why = " ".join(str(error).split())
+  why = why.split(". See full TensorStore details")[0]  # A repr, not a why.
   layout = "tree structure" in why or "do not match" in why
   why = why if len(why) <= 200 else why[:200] + "…"
   if layout:
@@ -403,7 +404,9 @@ def train(
   if latest is not None:
     try:
       placed, record = checkpoints.restore(latest, strategy.restore_like(state))
-    except ValueError as e:  # orbax: another tree, or data it cannot read
+    # orbax: ValueError for another tree or unreadable data, KeyError for a
+    # missing item, a bare Exception for missing array files.
+    except Exception as e:  # noqa: BLE001
       previous = max(
         (s for s in checkpoints.steps() if s < latest), default=None
       )

@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     result = run.train(cfg, args.workdir, progress=not args.no_progress)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
+    # What a failed read left pending (orbax's coroutines) would otherwise
+    # print a traceback each at exit, after the one line that matters.
+    sys.unraisablehook = lambda unraisable: None
     return e.exit_code
   except KeyboardInterrupt:
     print(interrupted(args.workdir), file=sys.stderr)

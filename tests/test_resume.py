@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -150,13 +151,28 @@ def test_checkpoint_of_another_state_layout_is_refused_untouched(
   assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
 
 
-def test_damaged_checkpoint_names_the_one_to_go_back_to(tiny_digits, tmp_path):
-  """A checkpoint cut short (here: its files emptied): one line that says
-  to delete it and continue from the one before; nothing written."""
-  run.train(tiny_digits, tmp_path, progress=False)  # checkpoints 4 and 8
-  for path in (tmp_path / "checkpoints" / "8" / "state").rglob("*"):
+def _empty_files(step: Path) -> None:
+  for path in (step / "state").rglob("*"):
     if path.is_file():
       path.write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+  "damage",
+  [
+    _empty_files,  # orbax: ValueError
+    lambda step: shutil.rmtree(step / "record"),  # KeyError
+    lambda step: shutil.rmtree(step / "state" / "ocdbt.process_0"),  # Exception
+  ],
+  ids=["emptied", "no_record", "no_array_data"],
+)
+def test_damaged_checkpoint_names_the_one_to_go_back_to(
+  tiny_digits, tmp_path, damage
+):
+  """A checkpoint cut short or damaged: one line that says to delete it and
+  continue from the one before; nothing written."""
+  run.train(tiny_digits, tmp_path, progress=False)  # checkpoints 4 and 8
+  damage(tmp_path / "checkpoints" / "8")
   before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
   tiny_digits.steps = 12
   with pytest.raises(DataError, match="cannot be read") as e:
