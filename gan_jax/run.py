@@ -545,7 +545,8 @@ def train(
           )
         if step % cfg.checkpoint_every == 0 or last:
           save(step, metrics)
-      if saved_at != step:  # Stopped by a signal between checkpoints.
+      # Stopped by a signal between checkpoints (after a step at least).
+      if saved_at != step and step > start:
         save(step, metrics)
     finally:  # Also on a second Ctrl-C: finish pending writes.
       bar.close()
@@ -559,8 +560,12 @@ def train(
   if stopped_by is not None:
     say(
       f"Stopped by {signal.Signals(stopped_by).name} after step {step}; "
-      f"checkpoint written to {checkpoints.path(saved_at)}. Run the same "
-      "command again to continue."
+      + (
+        f"checkpoint written to {checkpoints.path(saved_at)}"
+        if saved_at is not None
+        else "no step was taken, so no checkpoint was written"
+      )
+      + ". Run the same command again to continue."
     )
   else:
     say(f"Done: {step} steps in {workdir}; samples in {workdir / 'samples'}")

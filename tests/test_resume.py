@@ -262,3 +262,17 @@ def test_signal_finishes_step_checkpoints_and_resumes(tmp_path, signum):
   uninterrupted = run.train(cfg, tmp_path / "whole", progress=False)
   continued = run.train(cfg, workdir, progress=False)  # Restores, trains none.
   _assert_bitwise_equal(uninterrupted.state, continued.state)
+
+
+def test_a_stop_before_the_first_step_writes_no_checkpoint(
+  tiny_digits, tmp_path, monkeypatch, capsys
+):
+  def stop_at_once(self, step):
+    self.agreed = signal.SIGTERM
+    return True
+
+  monkeypatch.setattr(run._Stop, "__call__", stop_at_once)
+  result = run.train(tiny_digits, tmp_path, progress=False)
+  assert result.step == 0 and result.stopped_by == signal.SIGTERM
+  assert not list((tmp_path / "checkpoints").glob("[0-9]*"))
+  assert "no checkpoint was written" in capsys.readouterr().err
