@@ -1,5 +1,7 @@
 """Errors meant for people: one line that names the problem and the fix."""
 
+import sys
+
 
 class UserError(Exception):
   """A problem with the user's input (config, data, files), not a bug.
@@ -26,3 +28,15 @@ class TrainingDiverged(UserError):
   """
 
   exit_code = 3
+
+
+def report(error: UserError) -> int:
+  """Prints ``error: <message>`` to stderr; returns the exit code.
+
+  Work a failed step left pending (orbax's coroutines after a checkpoint
+  it could not read) would otherwise print a traceback each as the
+  process exits, after the one line that matters: they are kept quiet.
+  """
+  print(f"error: {error}", file=sys.stderr)
+  sys.unraisablehook = lambda unraisable: None
+  return error.exit_code

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_jax.errors import UserError
+from gan_jax.errors import UserError, report
 
 
 def load_images(path: str) -> np.ndarray:
@@ -170,7 +170,18 @@ def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):
     )
     if number is None or not checkpoints.path(number).exists():
       raise UserError(f"no checkpoint {step} in {folder}")
-    state, _ = checkpoints.restore(number, parts.state)
+    try:
+      state, _ = checkpoints.restore(number, parts.state)
+    except Exception as e:  # noqa: BLE001  (orbax: see run._unrestorable)
+      others = [s for s in checkpoints.steps() if s != number]
+      instead = (
+        f"choose another with --step (saved: {', '.join(map(str, others))})"
+        if others
+        else "this run has no other checkpoint"
+      )
+      raise run._unrestorable(  # pylint: disable=protected-access
+        checkpoints.path(number), e, None, instead=instead
+      ) from None
   finally:
     checkpoints.close()
   return cfg, parts, state, number
@@ -270,8 +281,7 @@ def main(argv=None) -> int:
     else:
       _report(_checkpoint(args))
   except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return e.exit_code
+    return report(e)
   except ValueError as e:  # Data that a metric or feature space cannot take.
     print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
     return 2

@@ -31,8 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_jax.errors import UserError
+from gan_jax.errors import UserError, report
 from gan_jax.evaluate import _positive, _step
+
+
+def _png_path(text: str) -> Path:
+  """``--out``: a file name ending in .png, not an existing folder."""
+  path = Path(text)
+  if path.is_dir():
+    raise argparse.ArgumentTypeError(
+      f"{text!r} is a folder; give a file name such as {text}/grid.png"
+    )
+  if path.suffix.lower() != ".png":
+    raise argparse.ArgumentTypeError(f"{text!r} does not end in .png")
+  return path
 
 
 def _numbers(kind):
@@ -104,7 +116,9 @@ def main(argv=None) -> int:
     "--step", type=_step, default="latest", help="N, latest or best"
   )
   parser.add_argument("--config", help="the run's experiment file, if any")
-  parser.add_argument("--out", help="PNG path (default: DIR/explore/...)")
+  parser.add_argument(
+    "--out", type=_png_path, help="PNG path (default: DIR/explore/...)"
+  )
   sub = parser.add_subparsers(dest="command", required=True)
   inter = sub.add_parser("interpolate", help="rows from seed to seed")
   inter.add_argument("--seeds", type=_numbers(int), default=[0, 1, 2, 3])
@@ -195,8 +209,7 @@ def main(argv=None) -> int:
     )
     images.save_png(out, pixels)
   except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return e.exit_code
+    return report(e)
   print(out)
   return 0
 

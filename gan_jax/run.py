@@ -324,10 +324,13 @@ def _all_finite(state: state_lib.GANState) -> bool:
   return bool(_finite_leaves(state))
 
 
-def _unrestorable(path: Path, error: Exception, previous: int | None):
+def _unrestorable(
+  path: Path, error: Exception, previous: int | None, *, instead: str = ""
+):
   """The one line for a checkpoint orbax cannot restore: one of another
   state layout (another gan_jax version), or one it cannot read (cut short
-  or damaged), whose fix is to go back to the one before, ``previous``."""
+  or damaged), whose fix is to go back to the one before, ``previous``
+  (``instead``, when given, says what to do about it)."""
   why = " ".join(str(error).split())
   why = why.split(". See full TensorStore details")[0]  # A repr, not a why.
   layout = "tree structure" in why or "do not match" in why
@@ -338,7 +341,7 @@ def _unrestorable(path: Path, error: Exception, previous: int | None):
       f"gan_jax's, probably written by another version (orbax: {why}); "
       "continue it with the version that wrote it, or choose a new --workdir"
     )
-  back = (
+  back = instead or (
     f"delete that folder to continue from step {previous}"
     if previous is not None
     else "delete it, or choose a new --workdir"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_jax import cpu_memory
-from gan_jax.errors import UserError
+from gan_jax.errors import UserError, report
 from gan_jax.train import interrupted
 
 
@@ -117,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + result.stopped_by
       per_seed[seed] = final_scores(seed_dir)
   except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return e.exit_code
+    return report(e)
   except KeyboardInterrupt:
     print(interrupted(seed_dir), file=sys.stderr)
     return 130

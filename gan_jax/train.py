@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from gan_jax import cpu_memory
-from gan_jax.errors import UserError
+from gan_jax.errors import UserError, report
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -83,11 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config.load(args.config, args.overrides)
     result = run.train(cfg, args.workdir, progress=not args.no_progress)
   except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    # What a failed read left pending (orbax's coroutines) would otherwise
-    # print a traceback each at exit, after the one line that matters.
-    sys.unraisablehook = lambda unraisable: None
-    return e.exit_code
+    return report(e)
   except KeyboardInterrupt:
     print(interrupted(args.workdir), file=sys.stderr)
     return 130

@@ -41,7 +41,7 @@ def test_spherical_interpolation_goes_from_a_to_b_along_the_arc():
   np.testing.assert_array_equal(a, latent.of_seed("normal", 0, 16))
 
 
-def test_grids_of_a_trained_run(tiny_digits, tmp_path):
+def test_grids_of_a_trained_run(tiny_digits, tmp_path, capsys):
   tiny_digits.steps, tiny_digits.checkpoint_every = 4, 4
   run.train(tiny_digits, tmp_path, progress=False)
   out = tmp_path / "inter.png"
@@ -70,6 +70,12 @@ def test_grids_of_a_trained_run(tiny_digits, tmp_path):
   rows = explore.truncation_latents("normal", 16, [1.0, 0.5], 10)
   assert float(jnp.abs(rows[10:]).max()) <= 0.5
   assert explore.main(["--workdir", str(tmp_path / "none"), "truncation"]) == 2
+  # A damaged checkpoint: one line that names it and the others to choose.
+  (tmp_path / "checkpoints" / "4" / "record" / "metadata").write_text("x")
+  capsys.readouterr()
+  assert explore.main(["--workdir", str(tmp_path), "truncation"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "checkpoints/4 cannot be read" in err[0], err
 
 
 @pytest.mark.parametrize(
@@ -79,6 +85,8 @@ def test_grids_of_a_trained_run(tiny_digits, tmp_path):
     ["truncation", "--count", "0"],
     ["truncation", "--thresholds", ","],
     ["classes", "--count", "-1"],
+    ["--out", "grid", "truncation"],  # not a .png
+    ["--out", ".", "truncation"],  # a folder
   ],
 )
 def test_explore_bad_arguments_are_usage_errors(tmp_path, args, capsys):
@@ -86,3 +94,4 @@ def test_explore_bad_arguments_are_usage_errors(tmp_path, args, capsys):
     explore.main(["--workdir", str(tmp_path), *args])
   assert e.value.code == 2
   assert "error: argument" in capsys.readouterr().err
+  assert list(tmp_path.iterdir()) == []  # Nothing made on the way.
