@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_jax.errors import UserError, report
+from gan_jax.errors import ConfigError, UserError, report
 
 
 def load_images(path: str) -> np.ndarray:
@@ -155,9 +155,17 @@ def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):
     base = config.from_dict(json.loads(saved.read_text()))
   except ValueError:
     raise UserError(f"{saved} is not valid JSON") from None
-  cfg = _eval_config(list(overrides), base)
-  cfg.parallel, cfg.num_devices = "single", 0
-  parts = run.assemble(cfg)
+  try:
+    cfg = _eval_config(list(overrides), base)
+    cfg.parallel, cfg.num_devices = "single", 0
+    parts = run.assemble(cfg)
+  except ConfigError as e:
+    if experiment or "is not registered" not in str(e):
+      raise
+    raise ConfigError(
+      f"{e}; if the run's experiment file registers it, pass that file "
+      "with --config"
+    ) from None
   folder = workdir / ("best" if step == "best" else "checkpoints")
   if not folder.is_dir():
     raise UserError(

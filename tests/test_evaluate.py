@@ -467,3 +467,12 @@ def test_a_run_trained_on_two_devices_is_evaluated_on_one(
   assert code == 2 and out == [] and len(err) == 1
   assert "resumed run may change" in err[0]
   assert "got 'model.width=16'" in err[0]
+
+
+def test_a_run_of_a_custom_model_asks_for_its_experiment_file(tmp_path):
+  cfg = config.Config()
+  cfg.model.arch = "not_registered_here"
+  (tmp_path / "config.json").write_text(config.dumps(cfg))
+  with pytest.raises(ConfigError, match="pass that file with --config") as e:
+    evaluate.restore_run(tmp_path)
+  assert "'not_registered_here' is not registered" in str(e.value)
