@@ -625,6 +625,11 @@ def _validate_eval(ev: EvalConfig) -> None:
 def load(path: str | Path, overrides: list[str] = ()) -> Config:
   """Loads ``get_config()`` from an experiment file, overrides, validates."""
   path = Path(path)
+  if path.is_dir():
+    raise ConfigError(
+      f"config {str(path)!r} is a folder; pass an experiment file such as "
+      "experiments/dcgan_digits.py"
+    )
   if not path.is_file():
     raise ConfigError(
       f"config file {str(path)!r} does not exist; pass an "

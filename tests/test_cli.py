@@ -109,6 +109,13 @@ def test_broken_config_file(capsys, tmp_path, body, message):
   assert not (tmp_path / "run").exists()
 
 
+def test_config_that_is_a_folder(capsys, tmp_path):
+  code, err = _run(
+    capsys, "--config", str(tmp_path), "--workdir", str(tmp_path / "run")
+  )
+  assert code == 2 and len(err) == 1 and "is a folder" in err[0], err
+
+
 def test_config_must_be_a_python_file(capsys, tmp_path):
   path = tmp_path / "config.json"
   path.write_text("{}")
