@@ -1,6 +1,7 @@
 """Errors meant for people: one line that names the problem and the fix."""
 
 import sys
+import threading
 
 
 class UserError(Exception):
@@ -31,12 +32,16 @@ class TrainingDiverged(UserError):
 
 
 def report(error: UserError) -> int:
-  """Prints ``error: <message>`` to stderr; returns the exit code.
-
-  Work a failed step left pending (orbax's coroutines after a checkpoint
-  it could not read) would otherwise print a traceback each as the
-  process exits, after the one line that matters: they are kept quiet.
-  """
+  """Prints ``error: <message>`` to stderr; returns the exit code."""
   print(f"error: {error}", file=sys.stderr)
-  sys.unraisablehook = lambda unraisable: None
+  quiet_leftovers()
   return error.exit_code
+
+
+def quiet_leftovers() -> None:
+  """Keeps work left pending by an error or a second Ctrl-C (orbax's
+  coroutines after a checkpoint it could not read, its writer threads cut
+  off at exit) from printing a traceback each as the process exits, after
+  the one line that matters."""
+  sys.unraisablehook = lambda unraisable: None
+  threading.excepthook = lambda args: None

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_jax import cpu_memory
-from gan_jax.errors import UserError, report
+from gan_jax.errors import UserError, quiet_leftovers, report
 from gan_jax.train import interrupted
 
 
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     return report(e)
   except KeyboardInterrupt:
     print(interrupted(seed_dir), file=sys.stderr)
+    quiet_leftovers()
     return 130
   summary = summarize(per_seed)
   (workdir / "summary.json").write_text(

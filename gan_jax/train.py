@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from gan_jax import cpu_memory
-from gan_jax.errors import UserError, report
+from gan_jax.errors import UserError, quiet_leftovers, report
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     return report(e)
   except KeyboardInterrupt:
     print(interrupted(args.workdir), file=sys.stderr)
+    quiet_leftovers()
     return 130
   if result.stopped_by is not None:
     return 128 + result.stopped_by
