@@ -182,9 +182,9 @@ REGULARIZERS.register("r1")(stateless(r1_penalty))
 REGULARIZERS.register("r2")(stateless(r2_penalty))
 REGULARIZERS.register("dragan")(stateless(dragan_penalty))
 REGULARIZERS.register("bcr")(Regularizer(dict, balanced_consistency))
+REGULARIZERS.register("lecam")(Regularizer(lecam_init, lecam))
 # Those that only apply to images (batch, height, width, channels).
 IMAGE_ONLY = frozenset({"bcr"})
-REGULARIZERS.register("lecam")(Regularizer(lecam_init, lecam))
 
 
 def parse(spec: str) -> dict[str, float]:

@@ -66,11 +66,12 @@ class _SpectralNorm(nn.SpectralNorm):
   """Linen's ``SpectralNorm``, but initialisation keeps W as drawn.
 
   Linen's writes the normalised W/σ back into the parameters when the model
-  is initialised. W/σ computes the same function, but with weights about
-  σ⁻¹ times larger (8.8× for a 32→8 layer drawn from N(0, 0.02)) every
-  update, whose size Adam fixes, moves them proportionally less: a lower
-  effective learning rate than the draw would give. Here the power
-  iteration still creates ``u`` and ``sigma``, and W is left as drawn.
+  is initialised. The layer computes the same function from W/σ, but those
+  weights are σ⁻¹ times the draw (8.8 times for a 32→8 layer drawn from
+  N(0, 0.02)), and Adam's steps, whose size does not depend on the
+  weights' scale, then move them proportionally less: a lower effective
+  learning rate. Here the power iteration still creates ``u`` and
+  ``sigma``, and W is left as drawn.
   """
 
   def _spectral_normalize(self, path, vs, update_stats):
