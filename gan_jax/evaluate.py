@@ -180,16 +180,14 @@ def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):
       raise UserError(f"no checkpoint {step} in {folder}")
     try:
       state, _ = checkpoints.restore(number, parts.state)
-    except Exception as e:  # noqa: BLE001  (orbax: see run._unrestorable)
+    except Exception as e:  # noqa: BLE001  (orbax: see run.unrestorable)
       others = [s for s in checkpoints.steps() if s != number]
-      instead = (
+      fix = (
         f"choose another with --step (saved: {', '.join(map(str, others))})"
         if others
         else "this run has no other checkpoint"
       )
-      raise run._unrestorable(  # pylint: disable=protected-access
-        checkpoints.path(number), e, None, instead=instead
-      ) from None
+      raise run.unrestorable(checkpoints.path(number), e, fix) from None
   finally:
     checkpoints.close()
   return cfg, parts, state, number

@@ -140,20 +140,20 @@ def assemble(cfg: config_lib.Config) -> Assembly:
       f"{len(source)} examples of data.name="
       f"{cfg.data.name!r}; use a smaller batch_size"
     )
-  if cfg.augment and len(source.example_shape) != 3:
-    raise ConfigError(
-      f"augment={cfg.augment!r} needs images (height, width, channels), "
-      f"but data.name={cfg.data.name!r} has examples of shape "
-      f"{tuple(source.example_shape)}; set augment=''"
-    )
   regularizers = regs.parse(cfg.regularizers)
-  for name in sorted(regs.IMAGE_ONLY & set(regularizers)):
-    if len(source.example_shape) != 3:
-      raise ConfigError(
-        f"regularizer {name!r} needs images (height, width, channels), "
-        f"but data.name={cfg.data.name!r} has examples of shape "
-        f"{tuple(source.example_shape)}; remove it from regularizers"
-      )
+  image_only = [  # (setting, how to drop it)
+    (f"regularizer {name!r}", "remove it from regularizers")
+    for name in sorted(regs.IMAGE_ONLY & set(regularizers))
+  ]
+  if cfg.augment:
+    image_only.insert(0, (f"augment={cfg.augment!r}", "set augment=''"))
+  if image_only and len(source.example_shape) != 3:
+    what, fix = image_only[0]
+    raise ConfigError(
+      f"{what} needs images (height, width, channels), but data.name="
+      f"{cfg.data.name!r} has examples of shape "
+      f"{tuple(source.example_shape)}; {fix}"
+    )
   num_classes = _num_classes(cfg, source)
   strategy = parallel.make(cfg.parallel, cfg.num_devices, cfg.batch_size)
   _check_discriminator_batch(cfg, strategy)
@@ -324,13 +324,10 @@ def _all_finite(state: state_lib.GANState) -> bool:
   return bool(_finite_leaves(state))
 
 
-def _unrestorable(
-  path: Path, error: Exception, previous: int | None, *, instead: str = ""
-):
+def unrestorable(path: Path, error: Exception, fix: str) -> UserError:
   """The one line for a checkpoint orbax cannot restore: one of another
   state layout (another gan_jax version), or one it cannot read (cut short
-  or damaged), whose fix is to go back to the one before, ``previous``
-  (``instead``, when given, says what to do about it)."""
+  or damaged), for which ``fix`` says what to do instead."""
   why = " ".join(str(error).split())
   why = why.split(". See full TensorStore details")[0]  # A repr, not a why.
   layout = "tree structure" in why or "do not match" in why
@@ -341,13 +338,8 @@ def _unrestorable(
       f"gan_jax's, probably written by another version (orbax: {why}); "
       "continue it with the version that wrote it, or choose a new --workdir"
     )
-  back = instead or (
-    f"delete that folder to continue from step {previous}"
-    if previous is not None
-    else "delete it, or choose a new --workdir"
-  )
   return DataError(
-    f"{path} cannot be read, damaged or cut short (orbax: {why}); {back}"
+    f"{path} cannot be read, damaged or cut short (orbax: {why}); {fix}"
   )
 
 
@@ -414,7 +406,12 @@ def train(
         (s for s in checkpoints.steps() if s < latest), default=None
       )
       checkpoints.close()
-      raise _unrestorable(checkpoints.path(latest), e, previous) from None
+      fix = (
+        f"delete that folder to continue from step {previous}"
+        if previous is not None
+        else "delete it, or choose a new --workdir"
+      )
+      raise unrestorable(checkpoints.path(latest), e, fix) from None
     batches.restore(record["data"])
     say(f"Resuming {workdir} from step {latest} ({checkpoints.path(latest)})")
   if lead:

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from gan_jax import cpu_memory
-from gan_jax.errors import UserError, quiet_leftovers, report
-from gan_jax.train import interrupted
+from gan_jax.errors import UserError, report
+from gan_jax.train import report_interrupted
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -119,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
   except UserError as e:
     return report(e)
   except KeyboardInterrupt:
-    print(interrupted(seed_dir), file=sys.stderr)
-    quiet_leftovers()
-    return 130
+    return report_interrupted(seed_dir)
   summary = summarize(per_seed)
   (workdir / "summary.json").write_text(
     json.dumps({"seeds": per_seed, "summary": summary}, indent=1) + "\n"

@@ -70,6 +70,14 @@ def interrupted(workdir) -> str:
   )
 
 
+def report_interrupted(workdir) -> int:
+  """Prints :func:`interrupted` alone (see ``quiet_leftovers``); returns
+  the exit code of a Ctrl-C, 130."""
+  print(interrupted(workdir), file=sys.stderr)
+  quiet_leftovers()
+  return 130
+
+
 def main(argv: list[str] | None = None) -> int:
   args = parse_args(argv)
   cpu_memory.use_low_memory_scheduler()  # Before JAX starts its backend.
@@ -85,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
   except UserError as e:
     return report(e)
   except KeyboardInterrupt:
-    print(interrupted(args.workdir), file=sys.stderr)
-    quiet_leftovers()
-    return 130
+    return report_interrupted(args.workdir)
   if result.stopped_by is not None:
     return 128 + result.stopped_by
   return 0
