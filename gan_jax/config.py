@@ -594,6 +594,15 @@ def _validate_eval(ev: EvalConfig) -> None:
     )
     metric = METRICS[name]
     keys.update(metric.keys)
+    for count, least in (
+      ("num_samples", metric.min_samples),
+      ("num_reference", metric.min_reference),
+    ):
+      _require(
+        getattr(ev, count) >= least,
+        f"eval.metrics names {name!r}, which needs eval.{count} of at least "
+        f"{least}; raise eval.{count}={getattr(ev, count)} or drop {name!r}",
+      )
     if metric.needs in ("stats", "features"):
       _require(
         ev.features != "none",

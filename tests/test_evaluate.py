@@ -171,6 +171,18 @@ def test_mixture_modes_of_real_ring_samples():
     ({"metrics": "fid", "features": "none"}, "needs features"),
     ({"metrics": "", "every": 10}, "eval.metrics is empty"),
     ({"num_samples": 1}, "eval.num_samples=1 must be at least 2"),
+    (
+      {"metrics": "is", "features": "digits", "num_samples": 9},
+      "'is', which needs eval.num_samples of at least 10",
+    ),
+    (
+      {"metrics": "precision_recall", "num_reference": 3},
+      "'precision_recall', which needs eval.num_reference of at least 4",
+    ),
+    (
+      {"metrics": "density_coverage", "num_reference": 5},
+      "'density_coverage', which needs eval.num_reference of at least 6",
+    ),
     ({"features": "clip"}, "eval.features='clip' is not registered"),
     (
       {"metrics": "precision_recall", "best": "recall", "best_mode": "min"},
@@ -184,6 +196,27 @@ def test_bad_eval_config_names_the_key(changes, message):
     setattr(cfg.eval, k, v)
   with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
     config.validate(cfg)
+
+
+def test_data_with_fewer_examples_than_a_metric_needs_is_refused_up_front():
+  """The train command calls ``prepare`` before it writes anything, so this
+  is one line, not a crash at the first evaluation."""
+
+  class Five:  # A source of five real examples.
+    example_shape = (8, 8, 1)
+
+    def __len__(self):
+      return 5
+
+  ev = config.EvalConfig(metrics="fid,density_coverage", features="digits")
+  with pytest.raises(
+    ConfigError,
+    match="'density_coverage', which needs at least 6 real examples, but "
+    "data.name='five' has 5",
+  ):
+    Evaluator(ev, Five(), "five").prepare()
+  ev.metrics = "fid,kid"
+  assert Evaluator(ev, Five(), "five").prepare()
 
 
 def _digits_uint8(start, stop):

@@ -23,6 +23,7 @@ import numpy as np
 
 from gan_jax import cache, images, latent
 from gan_jax.data import source as data_source
+from gan_jax.errors import ConfigError
 from gan_jax.metrics import FEATURE_SPACES, METRICS, feature_set, metric_names
 from gan_jax.models.conditioning import inputs
 
@@ -53,7 +54,17 @@ class Evaluator:
   def prepare(self) -> "Evaluator":
     """Builds the feature space now (the Inception weights, the digits
     classifier) rather than at the first evaluation, so that missing
-    weights raise their UserError before a run writes anything."""
+    weights raise their UserError before a run writes anything; likewise
+    a dataset with fewer real examples than a metric needs."""
+    if hasattr(self.source, "__len__"):
+      real = min(self.cfg.num_reference, len(self.source))
+      for name, metric in self.metrics.items():
+        if real < metric.min_reference:
+          raise ConfigError(
+            f"eval.metrics names {name!r}, which needs at least "
+            f"{metric.min_reference} real examples, but data.name="
+            f"{self.data_name!r} has {real}; drop {name!r}"
+          )
     _ = self.space
     return self
 

@@ -30,15 +30,36 @@ class Metric:
   higher_is_better: tuple[str, ...] = ()
   # The fake FeatureSet's ``labels``: the metric scores a conditional G.
   needs_labels: bool = False
+  # The fewest generated samples and real examples it is defined for
+  # (eval.num_samples and eval.num_reference are checked against them).
+  min_samples: int = 2
+  min_reference: int = 2
 
   def __call__(self, real, fake, source):
     return self.fn(real, fake, source)
 
 
-def metric(keys, needs: Needs, higher_is_better=(), needs_labels=False):
+def metric(
+  keys,
+  needs: Needs,
+  higher_is_better=(),
+  needs_labels=False,
+  min_samples=2,
+  min_reference=2,
+):
   return lambda fn: Metric(
-    fn, tuple(keys), needs, tuple(higher_is_better), needs_labels
+    fn,
+    tuple(keys),
+    needs,
+    tuple(higher_is_better),
+    needs_labels,
+    min_samples,
+    min_reference,
   )
+
+
+IS_SPLITS = 10
+PR_K, DC_K = 3, 5  # Nearest neighbours of precision/recall, density/coverage.
 
 
 METRICS = Registry("metric")
@@ -60,10 +81,15 @@ def kid_metric(real, fake, source):
 
 
 @METRICS.register("is")
-@metric(keys=("is", "is_std"), needs="logits", higher_is_better=("is",))
+@metric(
+  keys=("is", "is_std"),
+  needs="logits",
+  higher_is_better=("is",),
+  min_samples=IS_SPLITS,  # One sample per split at least.
+)
 def is_metric(real, fake, source):
   del real, source
-  mean, std = inception_score.inception_score(fake.logits, splits=10)
+  mean, std = inception_score.inception_score(fake.logits, splits=IS_SPLITS)
   return {"is": mean, "is_std": std}
 
 
@@ -72,10 +98,13 @@ def is_metric(real, fake, source):
   keys=("precision", "recall"),
   needs="features",
   higher_is_better=("precision", "recall"),
+  # Each side's k-th neighbour within itself.
+  min_samples=PR_K + 1,
+  min_reference=PR_K + 1,
 )
 def precision_recall(real, fake, source):
   del source
-  p, r = prdc.precision_recall(real.features, fake.features, k=3)
+  p, r = prdc.precision_recall(real.features, fake.features, k=PR_K)
   return {"precision": p, "recall": r}
 
 
@@ -84,10 +113,11 @@ def precision_recall(real, fake, source):
   keys=("density", "coverage"),
   needs="features",
   higher_is_better=("density", "coverage"),
+  min_reference=DC_K + 1,  # The real side's k-th neighbour within itself.
 )
 def density_coverage(real, fake, source):
   del source
-  d, c = prdc.density_coverage(real.features, fake.features, k=5)
+  d, c = prdc.density_coverage(real.features, fake.features, k=DC_K)
   return {"density": d, "coverage": c}
 
 
