@@ -163,6 +163,10 @@ def test_image_folder_with_class_subfolders(tmp_path, capsys):
     _write(folder / "cats" / f"{i}.png", color=10 * i)
   for i in range(2):
     _write(folder / "dogs" / f"{i}.jpg", color=200)
+  # Hidden and archive leftovers are neither classes nor images.
+  _write(folder / ".ipynb_checkpoints" / "0-checkpoint.png")
+  _write(folder / "__MACOSX" / "cats" / "0.png")
+  (folder / "cats" / "._0.png").write_bytes(b"\x00\x05\x16\x07 not a png")
   assert _prepare_folder(tmp_path, folder) == 0
   assert "my_images ready" in capsys.readouterr().out
   builder = tfds.builder("my_images", data_dir=str(tmp_path / "tfds"))

@@ -33,14 +33,24 @@ class Listing:
   classes: list[str]
 
 
+def _entries(folder: Path):
+  """What a folder holds, less hidden files and folders (``.ipynb_checkpoints``,
+  macOS's ``._*`` copies) and macOS's ``__MACOSX`` archive folder."""
+  return (
+    p
+    for p in folder.iterdir()
+    if not p.name.startswith(".") and p.name != "__MACOSX"
+  )
+
+
 def list_images(folder: Path) -> Listing:
   if not folder.is_dir():
     raise DataError(f"{folder} is not a folder; pass a folder of images")
-  classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+  classes = sorted(p.name for p in _entries(folder) if p.is_dir())
   groups = [(folder, "")] if not classes else [(folder / c, c) for c in classes]
   files, labels = [], []
   for label, (directory, _) in enumerate(groups):
-    for path in sorted(directory.iterdir()):
+    for path in sorted(_entries(directory)):
       if path.is_file() and path.suffix.lower() in EXTENSIONS:
         files.append(path)
         labels.append(label)
