@@ -4,7 +4,8 @@ DiffAugment (Zhao et al. 2020) augments what the discriminator sees, real
 and fake alike, with transformations that gradients pass through, so the
 generator still learns through them. Each function maps ``(key, x)`` with
 ``x`` of shape (batch, height, width, channels), values in [-1, 1], to a
-batch of the same shape, drawing one transformation per sample:
+batch of the same shape, drawing one transformation per sample (``policy``
+maps data in another range, such as [0, 1], to [-1, 1] and back):
 
 - ``color``: brightness (+U[-½, ½)), saturation (×U[0, 2)) and contrast
   (×U[½, 1½));
@@ -103,9 +104,16 @@ def cutout(key: Array, x: Array, ratio: float = 0.5) -> Array:
   return jnp.where(inside[..., None], jnp.zeros((), x.dtype), x)
 
 
-def policy(spec: str) -> Augmentation | None:
+def policy(
+  spec: str, value_range: tuple[float, float] = (-1.0, 1.0)
+) -> Augmentation | None:
   """The composition of the comma-separated augmentations in ``spec``
-  (``""``: None, no augmentation). Raises ValueError for unknown names."""
+  (``""``: None, no augmentation). Raises ValueError for unknown names.
+
+  ``value_range``: the data's (low, high). The augmentations are defined on
+  [-1, 1], so other ranges are mapped there and back: with
+  ``data.value_range=0,1`` a translation fills with 0.5, mid-grey, as it
+  fills with 0 on [-1, 1]."""
   names = [s.strip() for s in spec.split(",") if s.strip()]
   for name in names:
     if name not in AUGMENTATIONS:
@@ -130,7 +138,15 @@ def policy(spec: str) -> Augmentation | None:
       x = y
     return x
 
-  return augment
+  low, high = map(float, value_range)
+  if (low, high) == (-1.0, 1.0):
+    return augment
+
+  def in_value_range(key: Array, x: Array, p: Array | float = 1.0) -> Array:
+    scale = (high - low) / 2
+    return augment(key, (x - low) / scale - 1, p) * scale + (low + scale)
+
+  return in_value_range
 
 
 def ada_update(p: Array, rt: Array, target: float, step: float) -> Array:

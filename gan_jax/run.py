@@ -187,7 +187,7 @@ def assemble(cfg: config_lib.Config) -> Assembly:
     latent_dist=cfg.model.latent_dist,
     n_critic=cfg.n_critic,
     batch_axis=strategy.batch_axis,
-    augment=augment.policy(cfg.augment),
+    augment=augment.policy(cfg.augment, data.value_range(source)),
     regularizers=regularizers,
     reg_every=cfg.reg_every,
     d_weight_clip=cfg.d_weight_clip,

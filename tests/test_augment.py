@@ -113,3 +113,19 @@ def test_ada_moves_p_toward_the_target_and_stays_in_0_1():
   )
   assert augment.ada_update(jnp.float32(0.0), -1.0, 0.6, 0.5) == 0.0
   assert augment.ada_update(jnp.float32(0.9), 1.0, 0.6, 0.5) == 1.0
+
+
+def test_data_in_0_1_is_augmented_as_the_same_data_in_minus_1_1():
+  """The augmentations are defined on [-1, 1]; data in [0, 1] is mapped
+  there and back, so a translation fills with mid-grey (0.5), not black."""
+  spec = "color,translation,cutout"
+  key = jax.random.key(3)
+  x = jax.random.uniform(jax.random.key(4), (6, 8, 8, 3), minval=-1, maxval=1)
+  signed = augment.policy(spec)(key, x, 0.5)
+  unit = augment.policy(spec, (0.0, 1.0))(key, (x + 1) / 2, 0.5)
+  np.testing.assert_allclose(unit, (signed + 1) / 2, atol=1e-6)
+  grey = jnp.full((4, 8, 8, 1), 0.5)
+  shifted = augment.policy("translation", (0.0, 1.0))(key, grey)
+  np.testing.assert_allclose(shifted, grey)
+  # On [-1, 1] the policy is the composition itself, unchanged.
+  assert augment.policy(spec, (-1, 1)).__name__ == "augment"
