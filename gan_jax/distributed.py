@@ -13,11 +13,20 @@ Each process then reads its own shard of every batch, and only process 0
 writes logs and samples; see :mod:`gan_jax.run`.
 """
 
+import hashlib
+import json
 import os
 
 import jax
+import numpy as np
 
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, UserError
+
+# Settings each process may set for itself: where its data is, and how it
+# reads it. Everything else must be the same in every process.
+PER_PROCESS = frozenset(
+  {"data.dir", "data.threads", "data.buffer", "data.in_memory"}
+)
 
 
 def settings(coordinator, num_processes, process_id) -> dict:
@@ -67,3 +76,38 @@ def initialize(
       "and that every process was started"
     ) from None
   return True
+
+
+def agree(cfg, error: UserError | None) -> None:
+  """Every process of a multi-process run calls this with its config, or
+  with the error it met reading it; then each raises that error, or says
+  which process failed or was given a different config (but for
+  :data:`PER_PROCESS`). Without it, a process that fails alone leaves the
+  others waiting for it, and one given other settings trains its own copy
+  of a state meant to be the same everywhere."""
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+  from gan_jax import config  # pylint: disable=g-import-not-at-top
+
+  digest = 0
+  if error is None:
+    flat = config.flatten(config.to_dict(cfg))
+    shared = {k: v for k, v in flat.items() if k not in PER_PROCESS}
+    text = json.dumps(shared, sort_keys=True, default=str).encode()
+    digest = int.from_bytes(hashlib.sha256(text).digest()[:4], "little") >> 1
+  mine = np.array([error is None, digest], np.int32)
+  every = np.asarray(multihost_utils.process_allgather(mine))
+  if error is not None:
+    raise error
+  for i, (ok, theirs) in enumerate(every):
+    if not ok:
+      raise ConfigError(
+        f"process {i} could not read or validate its config (its own "
+        "error line says why); fix it there and start every process again"
+      )
+    if theirs != every[0][1]:
+      raise ConfigError(
+        f"process {i} was given a different config from process 0; start "
+        "every process with the same --config and key=value settings (only "
+        f"{', '.join(sorted(PER_PROCESS))} may differ)"
+      )

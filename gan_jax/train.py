@@ -85,10 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     # Imported late so that --help answers without loading JAX.
     from gan_jax import config, distributed, run  # pylint: disable=g-import-not-at-top
 
-    distributed.initialize(
+    joined = distributed.initialize(
       args.distributed, args.coordinator, args.num_processes, args.process_id
     )
-    cfg = config.load(args.config, args.overrides)
+    try:
+      cfg, error = (
+        config.validate(config.load(args.config, args.overrides)),
+        None,
+      )
+    except UserError as e:
+      cfg, error = None, e
+    if joined:  # Every process gets here, and all stop if one must.
+      distributed.agree(cfg, error)
+    elif error is not None:
+      raise error
     result = run.train(cfg, args.workdir, progress=not args.no_progress)
   except UserError as e:
     return report(e)

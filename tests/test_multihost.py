@@ -43,11 +43,17 @@ def _free_port() -> int:
 
 
 def _start(
-  workdir: Path, processes: int, devices: int, *extra: str, save_state=False
+  workdir: Path,
+  processes: int,
+  devices: int,
+  *extra: str,
+  save_state=False,
+  only={},  # noqa: B006 (read only)
 ) -> list[subprocess.Popen]:
   """Starts the train command in ``processes`` processes on 127.0.0.1; with
   ``save_state`` each also saves its final state to
-  ``workdir/../state_<i>.npz`` (``tests/multihost_worker.py``)."""
+  ``workdir/../state_<i>.npz`` (``tests/multihost_worker.py``); ``only``:
+  settings for one process, by its index."""
   port = _free_port()
   env = {
     **os.environ,
@@ -76,6 +82,7 @@ def _start(
       str(i),
       *OVERRIDES,
       *extra,
+      *only.get(i, ()),
     ]
 
   return [
@@ -200,6 +207,37 @@ def test_preemption_of_one_process_stops_all_at_one_checkpoint(tmp_path):
   assert stopped_at % 2 == 0  # Agreed at a log step (log_every=2).
   saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir())
   assert saved == [stopped_at]
+
+
+@pytest.mark.parametrize(
+  "setting,first,second",
+  [
+    (
+      "g_optimizer.lr=0.01",
+      "process 1 was given a different config from process 0",
+      "process 1 was given a different config from process 0",
+    ),
+    (
+      "model.width=-1",
+      "process 1 could not read or validate its config",
+      "model.width=-1 must be at least 1",
+    ),
+  ],
+  ids=["different", "invalid"],
+)
+def test_processes_that_disagree_on_the_config_all_stop_at_once(
+  tmp_path, setting, first, second
+):
+  """One process given another setting, or a bad one: every process says
+  so in one line and exits 2 before training, instead of training apart
+  or waiting for the one that quit."""
+  workdir = tmp_path / "multi"
+  procs = _start(workdir, 2, 1, only={1: [setting]})
+  outputs = _finish(procs)
+  for (code, _, err), message in zip(outputs, [first, second]):
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 2 and len(lines) == 1 and message in lines[0], err[-2000:]
+  assert not workdir.exists()
 
 
 def test_incomplete_distributed_flags_are_one_line_exit_2(tmp_path, capsys):
