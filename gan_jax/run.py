@@ -531,8 +531,9 @@ def train(
           )
           _, pixels = samples.write(step, g_params, g_state, final=last)
           log.image(step, "samples", pixels)
-        # A stop signal skips the evaluation: checkpoint and exit promptly.
-        if evaluations and evaluations.due(step) and not stop(step):
+        # A stop signal skips the evaluation: checkpoint and exit promptly;
+        # but not the last one, which no rerun would make up.
+        if evaluations and evaluations.due(step) and (last or not stop(step)):
           values, seconds = evaluations(
             step, strategy.get_state(placed), _record(step, batches)
           )

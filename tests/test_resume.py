@@ -276,3 +276,31 @@ def test_a_stop_before_the_first_step_writes_no_checkpoint(
   assert result.step == 0 and result.stopped_by == signal.SIGTERM
   assert not list((tmp_path / "checkpoints").glob("[0-9]*"))
   assert "no checkpoint was written" in capsys.readouterr().err
+
+
+def test_a_stop_during_the_last_step_still_makes_the_final_evaluation(
+  tiny_digits, tmp_path, monkeypatch
+):
+  """The run has ended, and a rerun has nothing left to do: the last
+  evaluation is made rather than lost."""
+  cfg = config.apply_overrides(
+    tiny_digits,
+    [
+      "eval.every=4",
+      "eval.features=digits",
+      "eval.metrics=fid",
+      "eval.num_samples=64",
+      "eval.num_reference=64",
+    ],
+  )
+
+  def stop_after_the_last_step(self, step):
+    if step >= cfg.steps:
+      self.agreed = signal.SIGTERM
+    return self.agreed is not None
+
+  monkeypatch.setattr(run._Stop, "__call__", stop_after_the_last_step)
+  result = run.train(cfg, tmp_path, progress=False)
+  assert result.step == cfg.steps and result.stopped_by is None
+  evaluated = [r["step"] for r in _losses(tmp_path) if "eval/fid" in r]
+  assert evaluated == [4, 8]
