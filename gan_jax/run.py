@@ -368,6 +368,14 @@ def train(
   In a multi-process run every process calls this with the same arguments;
   process 0 alone writes logs, samples and ``config.json``.
   """
+  # SIGTERM while the run starts (a preemption while it compiles) stops it
+  # before its first step. Under jax.distributed it would otherwise go to
+  # JAX's own preemption handler, and nothing would stop.
+  with StopOnSignal((signal.SIGTERM,)) as starting:
+    return _train(cfg, workdir, progress, starting)
+
+
+def _train(cfg, workdir, progress: bool, starting: StopOnSignal) -> RunResult:
   # 1. Everything that depends on the input, before anything is written.
   workdir = Path(workdir)
   _check_workdir(workdir)
@@ -493,6 +501,7 @@ def train(
   timer_start, timed_from, rate, paused = None, start, None, 0.0
   step = start
   with StopOnSignal() as signals:
+    signals.signum = signals.signum or starting.signum  # One while starting.
     stop = _Stop(signals, cfg.log_every)
     try:
       while step < cfg.steps and not stop(step):

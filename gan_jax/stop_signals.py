@@ -10,12 +10,14 @@ from typing import Self
 
 
 class StopOnSignal:
-  """Context manager: ``.signum`` is set once SIGINT or SIGTERM arrives."""
+  """Context manager: ``.signum`` is set once one of ``signals`` (SIGINT
+  and SIGTERM) arrives."""
 
   SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-  def __init__(self):
+  def __init__(self, signals: tuple[int, ...] = SIGNALS):
     self.signum: int | None = None
+    self._signals = tuple(signals)
     self._previous = {}
 
   def _handle(self, signum, frame):
@@ -26,7 +28,7 @@ class StopOnSignal:
 
   def __enter__(self) -> Self:
     if threading.current_thread() is threading.main_thread():
-      for s in self.SIGNALS:
+      for s in self._signals:
         self._previous[s] = signal.signal(s, self._handle)
     return self
 

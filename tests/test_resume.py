@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import signal
@@ -304,3 +305,24 @@ def test_a_stop_during_the_last_step_still_makes_the_final_evaluation(
   assert result.step == cfg.steps and result.stopped_by is None
   evaluated = [r["step"] for r in _losses(tmp_path) if "eval/fid" in r]
   assert evaluated == [4, 8]
+
+
+def test_sigterm_while_the_run_starts_stops_it_before_the_first_step(
+  tiny_digits, tmp_path, monkeypatch
+):
+  """A preemption while the run builds and compiles: it stops before its
+  first step, as one in the loop does (under jax.distributed, JAX's own
+  handler took such a signal, and the run went on)."""
+  build = run.assemble
+
+  def assemble_then_preempted(cfg):
+    parts = build(cfg)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return parts
+
+  monkeypatch.setattr(run, "assemble", assemble_then_preempted)
+  before = signal.getsignal(signal.SIGTERM)
+  result = run.train(tiny_digits, tmp_path, progress=False)
+  assert result.step == 0 and result.stopped_by == signal.SIGTERM
+  assert not list((tmp_path / "checkpoints").glob("[0-9]*"))
+  assert signal.getsignal(signal.SIGTERM) == before
