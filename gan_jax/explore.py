@@ -47,7 +47,7 @@ def _png_path(text: str) -> Path:
   return path
 
 
-def _numbers(kind):
+def _numbers(kind, positive=False):
   def parse(text):
     try:
       values = [kind(x) for x in text.split(",") if x.strip()]
@@ -55,9 +55,22 @@ def _numbers(kind):
       raise argparse.ArgumentTypeError(f"{text!r} is not a list") from None
     if not values:
       raise argparse.ArgumentTypeError(f"{text!r} names no value")
+    if positive and min(values) <= 0:
+      raise argparse.ArgumentTypeError(f"{text!r}: each must be above 0")
     return values
 
   return parse
+
+
+def _truncation(text: str) -> float:
+  """``--truncation``: 0 for none, else a threshold above 0."""
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+  if value < 0:
+    raise argparse.ArgumentTypeError(f"{text} is below 0 (0: no truncation)")
+  return value
 
 
 def interpolation_latents(dist, dim, seeds, steps, truncation=0.0):
@@ -123,24 +136,32 @@ def main(argv=None) -> int:
   inter = sub.add_parser("interpolate", help="rows from seed to seed")
   inter.add_argument("--seeds", type=_numbers(int), default=[0, 1, 2, 3])
   inter.add_argument("--steps", type=int, default=10)
-  inter.add_argument("--truncation", type=float, default=0.0)
   inter.add_argument(
-    "--label", type=int, default=0, help="class of a conditional generator"
+    "--truncation", type=_truncation, default=0.0, help="0 (default): none"
+  )
+  inter.add_argument(
+    "--label", type=int, help="class of a conditional generator (default 0)"
   )
   trunc = sub.add_parser("truncation", help="rows of falling thresholds")
   trunc.add_argument(
-    "--thresholds", type=_numbers(float), default=[2.0, 1.0, 0.5, 0.25]
+    "--thresholds",
+    type=_numbers(float, positive=True),
+    default=[2.0, 1.0, 0.5, 0.25],
   )
   trunc.add_argument("--count", type=_positive, default=10)
   trunc.add_argument(
-    "--label", type=int, default=0, help="class of a conditional generator"
+    "--label", type=int, help="class of a conditional generator (default 0)"
   )
   by_class = sub.add_parser("classes", help="one row per class")
   by_class.add_argument("--count", type=_positive, default=10)
   by_class.add_argument(
     "--classes", type=_numbers(int), help="default: every class"
   )
-  by_class.add_argument("--truncation", type=float, default=0.0)
+  by_class.add_argument(
+    "--truncation", type=_truncation, default=0.0, help="0 (default): none"
+  )
+  for each in (inter, trunc, by_class):  # --out before or after the command.
+    each.add_argument("--out", type=_png_path, default=argparse.SUPPRESS)
   args, rest = parser.parse_known_args(argv)
   overrides = [r for r in rest if "=" in r and not r.startswith("-")]
   unknown = [r for r in rest if r not in overrides]
@@ -180,8 +201,14 @@ def main(argv=None) -> int:
       )
       cols, name = args.count, "classes"
     else:
+      if not k and args.label is not None:
+        raise UserError(
+          f"{args.workdir} holds an unconditional run; --label needs "
+          "model.g_cond and model.d_cond"
+        )
+      label = args.label or 0
       if k:
-        _check_classes([args.label], k)
+        _check_classes([label], k)
       if args.command == "interpolate":
         z = interpolation_latents(
           m.latent_dist, m.latent_dim, args.seeds, args.steps, args.truncation
@@ -192,9 +219,9 @@ def main(argv=None) -> int:
           m.latent_dist, m.latent_dim, args.thresholds, args.count
         )
         cols, name = args.count, "truncation"
-      y = np.full(len(z), args.label, np.int32) if k else None
+      y = np.full(len(z), label, np.int32) if k else None
       if k:
-        name = f"{name}_class{args.label}"
+        name = f"{name}_class{label}"
     fake, _ = jax.jit(parts.generator.apply, static_argnums=3)(
       state_lib.sampling_params(state), state.g_state, inputs(z, y), False
     )

@@ -25,7 +25,11 @@ from gan_jax.train import report_interrupted
 def parse_seeds(text: str) -> list[int]:
   """``"0-9"``, ``"3"`` or ``"0,2,5-7"`` → a sorted list of distinct seeds."""
   seeds = set()
-  for part in filter(None, text.split(",")):
+  for part in text.split(","):
+    if not part.strip():
+      raise UserError(
+        f"--seeds {text!r} has an empty item; give e.g. --seeds 0-9 or 0,2,5-7"
+      )
     first, sep, last = part.partition("-")
     try:
       lo, hi = int(first), int(last) if sep else int(first)

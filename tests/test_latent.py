@@ -49,13 +49,13 @@ def test_grids_of_a_trained_run(tiny_digits, tmp_path, capsys):
     [
       "--workdir",
       str(tmp_path),
-      "--out",
-      str(out),
       "interpolate",
       "--seeds",
       "0,1,2",
       "--steps",
       "5",
+      "--out",  # After the command's flags, as the usage shows; or before.
+      str(out),
     ]
   )
   assert code == 0
@@ -70,6 +70,11 @@ def test_grids_of_a_trained_run(tiny_digits, tmp_path, capsys):
   rows = explore.truncation_latents("normal", 16, [1.0, 0.5], 10)
   assert float(jnp.abs(rows[10:]).max()) <= 0.5
   assert explore.main(["--workdir", str(tmp_path / "none"), "truncation"]) == 2
+  capsys.readouterr()
+  assert explore.main(
+    ["--workdir", str(tmp_path), "truncation", "--label", "3"]
+  )
+  assert "unconditional run; --label needs" in capsys.readouterr().err
   # A damaged checkpoint: one line that names it and the others to choose.
   (tmp_path / "checkpoints" / "4" / "record" / "metadata").write_text("x")
   capsys.readouterr()
@@ -87,6 +92,9 @@ def test_grids_of_a_trained_run(tiny_digits, tmp_path, capsys):
     ["classes", "--count", "-1"],
     ["--out", "grid", "truncation"],  # not a .png
     ["--out", ".", "truncation"],  # a folder
+    ["truncation", "--out", "grid"],
+    ["truncation", "--thresholds", "1,0"],  # 0 is no threshold
+    ["interpolate", "--truncation", "-1"],
   ],
 )
 def test_explore_bad_arguments_are_usage_errors(tmp_path, args, capsys):

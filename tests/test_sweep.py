@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_parse_seeds():
   assert sweep.parse_seeds("0-3") == [0, 1, 2, 3]
   assert sweep.parse_seeds("5,0,2-3,2") == [0, 2, 3, 5]
-  for bad in ("", "a", "3-1", "1-x"):
+  for bad in ("", "a", "3-1", "1-x", "0,,1"):
     with pytest.raises(UserError):
       sweep.parse_seeds(bad)
 
