@@ -16,6 +16,8 @@ writes logs and samples; see :mod:`gan_jax.run`.
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np
@@ -78,10 +80,10 @@ def initialize(
   return True
 
 
-def agree(cfg, error: UserError | None) -> None:
-  """Every process of a multi-process run calls this with its config, or
-  with the error it met reading it; then each raises that error, or says
-  which process failed or was given a different config (but for
+def agreed_config(read: Callable[[], Any]):
+  """``read()``'s config, in every process of a multi-process run: each
+  reads (and checks) its own, then all compare; each raises its own error,
+  or says which process failed or was given a different config (but for
   :data:`PER_PROCESS`). Without it, a process that fails alone leaves the
   others waiting for it, and one given other settings trains its own copy
   of a state meant to be the same everywhere."""
@@ -89,6 +91,10 @@ def agree(cfg, error: UserError | None) -> None:
 
   from gan_jax import config  # pylint: disable=g-import-not-at-top
 
+  try:
+    cfg, error = read(), None
+  except UserError as e:
+    cfg, error = None, e
   digest = 0
   if error is None:
     flat = config.flatten(config.to_dict(cfg))
@@ -111,3 +117,4 @@ def agree(cfg, error: UserError | None) -> None:
         "every process with the same --config and key=value settings (only "
         f"{', '.join(sorted(PER_PROCESS))} may differ)"
       )
+  return cfg

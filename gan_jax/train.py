@@ -88,17 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     joined = distributed.initialize(
       args.distributed, args.coordinator, args.num_processes, args.process_id
     )
-    try:
-      cfg, error = (
-        config.validate(config.load(args.config, args.overrides)),
-        None,
+    if joined:  # Every process checks its config; all stop if one must.
+      cfg = distributed.agreed_config(
+        lambda: config.validate(config.load(args.config, args.overrides))
       )
-    except UserError as e:
-      cfg, error = None, e
-    if joined:  # Every process gets here, and all stop if one must.
-      distributed.agree(cfg, error)
-    elif error is not None:
-      raise error
+    else:
+      cfg = config.load(args.config, args.overrides)
     result = run.train(cfg, args.workdir, progress=not args.no_progress)
   except UserError as e:
     return report(e)
