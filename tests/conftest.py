@@ -63,3 +63,27 @@ def prepared_digits():
   from gan_jax.data import prepare, tfds_source  # pylint: disable=g-import-not-at-top
 
   prepare.ready("digits", tfds_source.data_dir())
+
+
+@pytest.fixture(autouse=True)
+def registries_restored():
+  """What a test registers (a loss, an architecture, ...) is gone after it,
+  since other tests go through every entry of a registry."""
+  from gan_jax import augment, data, losses, models, optimizers, regularizers  # pylint: disable=g-import-not-at-top
+  from gan_jax.metrics import feature_spaces, scores  # pylint: disable=g-import-not-at-top
+
+  registries = (
+    augment.AUGMENTATIONS,
+    data.SOURCES,
+    feature_spaces.FEATURE_SPACES,
+    losses.LOSSES,
+    models.ARCHITECTURES,
+    optimizers.OPTIMIZERS,
+    regularizers.REGULARIZERS,
+    scores.METRICS,
+  )
+  kept = [(registry, dict(registry)) for registry in registries]
+  yield
+  for registry, entries in kept:
+    registry.clear()
+    registry.update(entries)
