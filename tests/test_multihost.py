@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = [
   "model.width=8",
   "model.latent_dim=16",
+  "model.conv_impl=xla",
   "batch_size=32",
   "steps=6",
   "log_every=2",

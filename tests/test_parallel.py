@@ -107,6 +107,7 @@ def test_a_conditional_run_is_the_same_on_four_devices(strategy):
   cfg = config.Config(parallel="single")
   cfg.model.width, cfg.model.latent_dim, cfg.batch_size = 8, 16, 32
   cfg.model.g_cond, cfg.model.d_cond = "cbn", "acgan"
+  cfg.model.conv_impl = "xla"  # The default's are in the tests above.
   cfg.regularizers = "r1=1"
   one_state, one_metrics = train_steps(cfg, 3)
   cfg.parallel, cfg.num_devices = strategy, 4

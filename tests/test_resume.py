@@ -36,15 +36,17 @@ def _losses(workdir: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-  "n_critic, batch_size, conditional",
-  # The last two read 4,096 digits: over two epochs (with labels).
-  [(1, 32, False), (2, 256, False), (2, 256, True)],
+  "n_critic, batch_size, conditional, conv_impl",
+  # The first trains with the CPU's default convolutions; the last two read
+  # 4,096 digits: over two epochs (with labels).
+  [(1, 32, False, "auto"), (2, 256, False, "xla"), (2, 256, True, "xla")],
 )
 def test_resumed_run_is_bitwise_identical(
-  tiny_digits, tmp_path, n_critic, batch_size, conditional
+  tiny_digits, tmp_path, n_critic, batch_size, conditional, conv_impl
 ):
   cfg = tiny_digits
   cfg.n_critic, cfg.batch_size = n_critic, batch_size
+  cfg.model.conv_impl = conv_impl
   if conditional:
     cfg.model.g_cond, cfg.model.d_cond = "cbn", "projection"
   whole = run.train(cfg, tmp_path / "whole", progress=False)
@@ -205,6 +207,7 @@ def _train_command(workdir: Path, *overrides: str) -> list[str]:
     "--no-progress",
     "model.width=8",
     "model.latent_dim=16",
+    "model.conv_impl=xla",
     "batch_size=32",
     "log_every=1",
     "sample_every=1000000",

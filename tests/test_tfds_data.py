@@ -382,6 +382,7 @@ def test_preparing_reading_and_training_never_import_tensorflow(tmp_path):
       "--no-progress",
       "steps=2",
       "model.width=8",
+      "model.conv_impl=xla",
       "batch_size=16",
       "eval.every=0",
     ],
