@@ -236,8 +236,8 @@ def _main(capsys, *argv):
 
 def test_fid_command_prints_the_fid_of_two_files_last(capsys, tmp_path):
   a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-  np.savez(a, images=_digits_uint8(0, 6))
-  np.savez(b, _digits_uint8(6, 12))
+  np.savez(a, images=_digits_uint8(0, 3))
+  np.savez(b, _digits_uint8(3, 6))
   code, out, _ = _main(capsys, "fid", str(a), str(b), "--batch-size", "4")
   assert code == 0
   name, value = out[-1].split()
@@ -245,11 +245,11 @@ def test_fid_command_prints_the_fid_of_two_files_last(capsys, tmp_path):
   extractor = inception_features.InceptionFeatures(batch_size=4)
   stats = [
     frechet.FeatureStats.of(extractor(x)["pool3"])
-    for x in (_digits_uint8(0, 6), _digits_uint8(6, 12))
+    for x in (_digits_uint8(0, 3), _digits_uint8(3, 6))
   ]
   assert float(value) == pytest.approx(frechet.fid_from_stats(*stats), rel=1e-5)
   npy = tmp_path / "a.npy"  # a bare .npy array is read as well
-  np.save(npy, _digits_uint8(0, 6))
+  np.save(npy, _digits_uint8(0, 3))
   code, out, _ = _main(capsys, "fid", str(npy), str(a), "--batch-size", "4")
   assert code == 0 and abs(float(out[-1].split()[1])) < 1e-2
 
