@@ -1,5 +1,7 @@
 """The matmul convolutions compute lax's convolutions, values and gradients."""
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -38,6 +40,13 @@ def _lax_transpose(x, w, s, padding):
   )
 
 
+def out_shape(fn, x, w, s, padding):
+  """The shape of ``fn(x, w, s, padding)``, traced, not computed: an
+  operation run on its own is compiled on its own. Also used by
+  test_winograd."""
+  return jax.eval_shape(lambda x, w: fn(x, w, s, padding), x, w).shape
+
+
 def _lax_conv(x, w, s, padding):
   """lax's convolution; ``s``: a stride or one per axis."""
   return lax.conv_general_dilated(
@@ -70,20 +79,16 @@ def test_gradients_match_lax(k, s, padding):
     (matmul_conv.conv_transpose, _lax_transpose),
     (matmul_conv.conv, _lax_conv),
   ]
-  for ours, theirs in pairs:
-    shape = theirs(x, w, s, padding).shape
-    probe = np.random.default_rng(2).normal(size=shape).astype(np.float32)
-
-    def loss_ours(x, w, ours=ours, probe=probe):
-      return jnp.sum(ours(x, w, (s, s), padding, precision=EXACT) * probe)
-
-    def loss_lax(x, w, theirs=theirs, probe=probe):
-      return jnp.sum(theirs(x, w, s, padding) * probe)
-
-    # Jitted: one compilation per case instead of one per operation.
-    got = jax.jit(jax.grad(loss_ours, argnums=(0, 1)))(x, w)
-    want = jax.jit(jax.grad(loss_lax, argnums=(0, 1)))(x, w)
-    for g, e in zip(got, want):
+  rng = np.random.default_rng(2)
+  probes = [
+    rng.normal(size=out_shape(theirs, x, w, s, padding)).astype(np.float32)
+    for _, theirs in pairs
+  ]
+  ours = [functools.partial(fn, precision=EXACT) for fn, _ in pairs]
+  got = values_and_gradients(ours, probes, x, w, (s, s), padding)
+  want = values_and_gradients([t for _, t in pairs], probes, x, w, s, padding)
+  for (_, *grads), (_, *expected) in zip(got, want):
+    for g, e in zip(grads, expected):
       np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-3)
 
 
@@ -149,15 +154,38 @@ def test_conv_transpose_with_nothing_to_compute_is_lax(
   )
 
 
-def _values_and_gradients(fn, x, w, s, padding, probe):
-  def loss(x, w):
-    return jnp.sum(fn(x, w, s, padding).astype(jnp.float32) * probe)
+def values_and_gradients(fns, probes, x, w, s, padding):
+  """``(fn(x, w, s, padding), d/dx, d/dw)`` for each function, the
+  gradients of the float32 sum of its value times its probe; one
+  compilation for them all, since compiling is most of these tests' time.
+  Also used by test_winograd."""
 
-  value = jax.jit(fn, static_argnums=(2, 3))(x, w, s, padding)
-  return (value, *jax.jit(jax.grad(loss, argnums=(0, 1)))(x, w))
+  def run(x, w):
+    out = []
+    for fn, probe in zip(fns, probes):
+
+      def loss(x, w, fn=fn, probe=probe):
+        return jnp.sum(fn(x, w, s, padding).astype(jnp.float32) * probe)
+
+      out.append((fn(x, w, s, padding), *jax.grad(loss, (0, 1))(x, w)))
+    return out
+
+  return jax.jit(run)(x, w)
 
 
-@pytest.mark.parametrize("k,s,padding", CASES)
+# Each kernel and stride once, each padding twice: the geometry is CASES',
+# checked in float32 above; what bfloat16 adds is the dtype handling.
+BFLOAT16_CASES = [
+  (3, 1, "SAME"),
+  (3, 2, "VALID"),
+  (4, 1, ((1, 2), (0, 3))),
+  (4, 2, "SAME"),
+  (5, 1, "VALID"),
+  (5, 2, ((1, 2), (0, 3))),
+]
+
+
+@pytest.mark.parametrize("k,s,padding", BFLOAT16_CASES)
 def test_bfloat16_is_lax_in_float32_rounded_once(k, s, padding):
   """In bfloat16 the products (rearranged into the standard layout, a code
   path of its own) and the overlap-adds accumulate in float32: values and
@@ -169,20 +197,28 @@ def test_bfloat16_is_lax_in_float32_rounded_once(k, s, padding):
     (matmul_conv.conv_transpose, _lax_transpose),
     (matmul_conv.conv, _lax_conv),
   ]
-  for ours, theirs in pairs:
 
-    def ours_(x, w, s, padding, ours=ours):
-      return ours(x, w, (s, s), padding)
-
-    def lax_(x, w, s, padding, theirs=theirs):
+  def in_float32(theirs):
+    def fn(x, w, s, padding):
       return theirs(x.astype(jnp.float32), w.astype(jnp.float32), s, padding)
 
-    shape = lax_(x, w, s, padding).shape
-    probe = np.random.default_rng(4).normal(size=shape).astype(np.float32)
-    probe = jnp.asarray(probe, jnp.bfloat16).astype(jnp.float32)
-    got = _values_and_gradients(ours_, x, w, s, padding, probe)
-    want = _values_and_gradients(lax_, x, w, s, padding, probe)
-    for g, e in zip(got, want):
+    return fn
+
+  rng = np.random.default_rng(4)
+  probes = [
+    jnp.asarray(
+      rng.normal(size=out_shape(theirs, x, w, s, padding)), jnp.bfloat16
+    ).astype(jnp.float32)
+    for _, theirs in pairs
+  ]
+  got = values_and_gradients(
+    [o for o, _ in pairs], probes, x, w, (s, s), padding
+  )
+  want = values_and_gradients(
+    [in_float32(t) for _, t in pairs], probes, x, w, s, padding
+  )
+  for ours, lax_ in zip(got, want):
+    for g, e in zip(ours, lax_):
       assert g.dtype == jnp.bfloat16
       e = np.asarray(e, np.float32)
       np.testing.assert_allclose(

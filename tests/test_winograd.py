@@ -17,6 +17,8 @@ from tests.test_matmul_conv import (
   _lax_conv,
   _lax_transpose,
   check_nothing_to_compute,
+  out_shape,
+  values_and_gradients,
 )
 
 EXACT = lax.Precision.HIGHEST
@@ -51,28 +53,13 @@ PAIRS = [
 @pytest.mark.parametrize("ks,s,padding", CASES)
 def test_values_and_gradients_match_lax(ks, s, padding):
   x, w = _inputs(ks)
-  shapes = [theirs(x, w, s, padding).shape for _, theirs in PAIRS]
+  shapes = [out_shape(theirs, x, w, s, padding) for _, theirs in PAIRS]
   rng = np.random.default_rng(1)
   probes = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
 
-  def results(fns):
-    """Both functions' values, and gradients of a probe of them; one
-    compilation for both (the suite's time is mostly compiling)."""
-
-    def run(x, w):
-      out = []
-      for fn, probe in zip(fns, probes):
-
-        def loss(x, w, fn=fn, probe=probe):
-          return jnp.sum(fn(x, w, s, padding) * probe)
-
-        out.append((fn(x, w, s, padding), *jax.grad(loss, (0, 1))(x, w)))
-      return out
-
-    return jax.jit(run)(x, w)
-
-  ours = results([functools.partial(f, precision=EXACT) for f, _ in PAIRS])
-  theirs = results([f for _, f in PAIRS])
+  exact = [functools.partial(f, precision=EXACT) for f, _ in PAIRS]
+  ours = values_and_gradients(exact, probes, x, w, s, padding)
+  theirs = values_and_gradients([f for _, f in PAIRS], probes, x, w, s, padding)
   for got, want in zip(ours, theirs):
     assert got[0].shape == want[0].shape
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-4)
