@@ -4,6 +4,7 @@
         [--repeats 5] [--seconds 10] [--steps-per-call 1,4]
         [--conv-impl auto] [--precision float32,bfloat16]
         [--reuse-fakes no,yes] [--torch-precision float32,bfloat16]
+        [--malloc glibc,jemalloc,tcmalloc]
         [--torch-compile] [--torch-device cpu] [--no-torch]
 
 Workloads (the performance issue defines them): `dcgan32`, G z(128) →
@@ -44,10 +45,16 @@ pipeline has its own benchmark). Printed per implementation:
 - compile: seconds from the start of the first step to the end of the
   warm-up (PyTorch eager: two warm-up steps and the FLOP count).
 
+``--malloc jemalloc`` (or ``tcmalloc``) runs both frameworks' workers with
+that allocator as well (``LD_PRELOAD``; Debian's libjemalloc2 and
+libtcmalloc-minimal4), each in workers of its own, and every ratio is then
+to PyTorch's fastest allocator in that precision.
+
 The last line is ``<workload> gan_jax=<img/s> torch=<img/s> ratio=<r>``.
 """
 
 import argparse
+import ctypes.util
 import json
 import os
 import platform
@@ -417,9 +424,11 @@ class Worker:
   """A worker process; it starts at once, and :meth:`ready` waits for it,
   so that several workers compile at the same time."""
 
-  def __init__(self, name: str, kind: str, argv: list[str]):
-    self.name, self.kind = name, kind
-    env = dict(os.environ)
+  def __init__(
+    self, name: str, kind: str, argv: list[str], malloc: str = "glibc"
+  ):
+    self.name, self.kind, self.malloc = name, kind, malloc
+    env = {**os.environ, **_malloc_env(malloc)}
     # Several processes share one GPU: JAX must not take 75% of it up front.
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     self.proc = subprocess.Popen(
@@ -469,7 +478,30 @@ LIST_OPTIONS = {
     ("float32", "bfloat16"),
     " (bfloat16: autocast, PyTorch's mixed precision)",
   ),
+  "--malloc": (
+    ("glibc", "jemalloc", "tcmalloc"),
+    " (the C allocator of both frameworks' workers)",
+  ),
 }
+# --malloc: the library to preload, and the Debian package that has it.
+MALLOC_LIBRARIES = {
+  "jemalloc": ("jemalloc", "libjemalloc2"),
+  "tcmalloc": ("tcmalloc_minimal", "libtcmalloc-minimal4"),
+}
+
+
+def _malloc_env(name: str) -> dict[str, str]:
+  """The environment that gives a worker the allocator ``name``."""
+  if name == "glibc":
+    return {}
+  library, package = MALLOC_LIBRARIES[name]
+  found = ctypes.util.find_library(library)
+  if not found:
+    sys.exit(
+      f"error: --malloc {name}: lib{library} is not installed; "
+      f"apt-get install {package}, or leave {name} out"
+    )
+  return {"LD_PRELOAD": found}
 
 
 def _either(allowed) -> str:
@@ -515,29 +547,42 @@ def main() -> None:
     args.torch_precision = args.torch_precision[0]
     return worker(args)
 
+  for malloc in args.malloc:
+    _malloc_env(malloc)  # Missing libraries stop the run before it starts.
   argv = sys.argv[1:]
   workers = {}
+
+  def allocator(malloc):
+    return "" if malloc == "glibc" else f", {malloc}"
+
   for impl in args.conv_impl:
     for precision in args.precision:
       for reuse in args.reuse_fakes:
-        extra = ", reuse fakes" if reuse == "yes" else ""
-        name = f"gan_jax ({impl}, {precision}{extra})"
-        workers[name] = Worker(
-          name,
-          "jax",
-          argv
-          + ["--conv-impl", impl, "--precision", precision]
-          + ["--reuse-fakes", reuse],
-        )
+        for malloc in args.malloc:
+          extra = ", reuse fakes" if reuse == "yes" else ""
+          name = f"gan_jax ({impl}, {precision}{extra}{allocator(malloc)})"
+          workers[name] = Worker(
+            name,
+            "jax",
+            argv
+            + ["--conv-impl", impl, "--precision", precision]
+            + ["--reuse-fakes", reuse],
+            malloc,
+          )
   jax_names = list(workers)
-  torch_names = (
+  torch_runs = (
     []
     if args.no_torch
-    else [f"torch ({precision})" for precision in args.torch_precision]
+    else [
+      (f"torch ({precision}{allocator(malloc)})", precision, malloc)
+      for precision in args.torch_precision
+      for malloc in args.malloc
+    ]
   )
-  for name, precision in zip(torch_names, args.torch_precision):
+  torch_names = [name for name, _, _ in torch_runs]
+  for name, precision, malloc in torch_runs:
     workers[name] = Worker(
-      name, "torch", argv + ["--torch-precision", precision]
+      name, "torch", argv + ["--torch-precision", precision], malloc
     )
   for w in workers.values():
     w.ready()
@@ -586,10 +631,11 @@ def main() -> None:
   )
   print(header)
   print("|" + " --- |" * (header.count("|") - 1))
-  torch_rates = {
-    info[name]["precision"]: statistics.median(rates[name, 1])
-    for name in torch_names
-  }
+  torch_rates = {}  # By precision: the fastest allocator's.
+  for name in torch_names:
+    precision = info[name]["precision"]
+    rate = statistics.median(rates[name, 1])
+    torch_rates[precision] = max(rate, torch_rates.get(precision, 0))
 
   def torch_rate_for(precision):
     """PyTorch's rate in this precision where timed, else in the first."""
@@ -618,7 +664,11 @@ def main() -> None:
       peak = i.get("planned_mb", i["device_peak_mb"])
     else:
       peak = i["peak_rss_mb"]
-    label = name if name in jax_names else i["version"]
+    label = (
+      name
+      if name in jax_names
+      else i["version"] + allocator(workers[name].malloc)
+    )
     ratio = rate / torch_rate if torch_rate else None
     rows.append(
       {
