@@ -666,13 +666,17 @@ def load(path: str | Path, overrides: list[str] = ()) -> Config:
   return validate(apply_overrides(cfg, list(overrides)))
 
 
+# The prefix of an imported experiment file's name in sys.modules.
+EXPERIMENT_MODULE = "gan_jax_experiment_"
+
+
 def import_experiment(path: Path) -> types.ModuleType:
   """Imports an experiment file once per process, keyed by its real path.
 
   Experiment files register their own components when imported; importing
   one again would register them twice.
   """
-  name = "gan_jax_experiment_" + str(path.resolve())
+  name = EXPERIMENT_MODULE + str(path.resolve())
   if name in sys.modules:
     return sys.modules[name]
   spec = importlib.util.spec_from_file_location(name, path)

@@ -6,6 +6,7 @@ pytest-xdist worker), all removed when the session ends."""
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 
 os.environ["XLA_FLAGS"] = (
@@ -76,7 +77,9 @@ def prepared_digits():
 @pytest.fixture(autouse=True)
 def registries_restored():
   """What a test registers (a loss, an architecture, ...) is gone after it,
-  since other tests go through every entry of a registry."""
+  since other tests go through every entry of a registry; so are the
+  experiment files it imported, which register theirs when imported
+  again."""
   from gan_jax import augment, data, losses, models, optimizers, regularizers  # pylint: disable=g-import-not-at-top
   from gan_jax.metrics import feature_spaces, scores  # pylint: disable=g-import-not-at-top
 
@@ -91,7 +94,11 @@ def registries_restored():
     scores.METRICS,
   )
   kept = [(registry, dict(registry)) for registry in registries]
+  imported = set(sys.modules)
   yield
   for registry, entries in kept:
     registry.clear()
     registry.update(entries)
+  for name in set(sys.modules) - imported:
+    if name.startswith(config.EXPERIMENT_MODULE):
+      del sys.modules[name]
