@@ -88,12 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     joined = distributed.initialize(
       args.distributed, args.coordinator, args.num_processes, args.process_id
     )
-    if joined:  # Every process checks its config; all stop if one must.
-      cfg = distributed.agreed_config(
-        lambda: config.validate(config.load(args.config, args.overrides))
-      )
-    else:
-      cfg = config.load(args.config, args.overrides)
+
+    def read():  # load validates the config too.
+      return config.load(args.config, args.overrides)
+
+    # Joined, every process checks its config; all stop if one must.
+    cfg = distributed.agreed_config(read) if joined else read()
     result = run.train(cfg, args.workdir, progress=not args.no_progress)
   except UserError as e:
     return report(e)
