@@ -55,6 +55,7 @@ The last line is ``<workload> gan_jax=<img/s> torch=<img/s> ratio=<r>``.
 
 import argparse
 import ctypes.util
+import functools
 import json
 import os
 import platform
@@ -490,6 +491,7 @@ MALLOC_LIBRARIES = {
 }
 
 
+@functools.cache  # find_library runs ldconfig; every worker asks again.
 def _malloc_env(name: str) -> dict[str, str]:
   """The environment that gives a worker the allocator ``name``."""
   if name == "glibc":
