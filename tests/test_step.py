@@ -9,7 +9,16 @@ import numpy as np
 import optax
 import pytest
 
-from gan_jax import config, data, keys, latent, losses, models, optimizers
+from gan_jax import (
+  config,
+  data,
+  keys,
+  latent,
+  losses,
+  models,
+  optimizers,
+  run,
+)
 from gan_jax import state as state_lib
 from gan_jax.models import Model
 from gan_jax.step import make_train_step
@@ -83,6 +92,28 @@ def test_step_compiles_once_under_every_strategy(tiny_digits, strategy):
     "g_loss",
     "g_grad_norm",
   }
+
+
+def test_the_runner_traces_both_models_init_into_one_program(
+  tiny_digits, monkeypatch
+):
+  """Run eagerly, every initializer would compile on its own (seconds on
+  CPU); the runner compiles the whole initial state once, so a model's
+  ``init`` sees tracers, and the state is the same on every assembly."""
+  seen = []
+
+  def traced(model):
+    def init(key, x):
+      seen.append(isinstance(key, jax.core.Tracer))
+      return model.init(key, x)
+
+    return Model(init, model.apply)
+
+  build = models.build
+  monkeypatch.setattr(models, "build", lambda *a: tuple(map(traced, build(*a))))
+  first = run.assemble(tiny_digits).state
+  assert seen == [True, True]
+  assert _leaves_equal(first, run.assemble(tiny_digits).state)
 
 
 def test_step_is_a_pure_function_of_its_inputs(tiny_digits):
