@@ -14,6 +14,7 @@ from gan_jax.models import matmul_conv, winograd
 from tests.test_matmul_conv import (
   EMPTY_CONV,
   EMPTY_TRANSPOSE,
+  QUICK_COMPILE,
   _lax_conv,
   _lax_transpose,
   check_nothing_to_compute,
@@ -118,7 +119,9 @@ def test_second_derivatives_match_lax(ours, theirs, ks, s):
       g = jax.grad(lambda x: jnp.sum(jnp.sin(conv(x, w))))(x)
       return jnp.sum(g**2)
 
-    return jax.jit(jax.grad(input_grad_norm, argnums=(0, 1)))(x, w)
+    return jax.jit(
+      jax.grad(input_grad_norm, argnums=(0, 1)), compiler_options=QUICK_COMPILE
+    )(x, w)
 
   got = penalty(lambda x, w: ours(x, w, s, "SAME"))
   want = penalty(lambda x, w: theirs(x, w, s, "SAME"))
