@@ -6,7 +6,6 @@ resumes from the latest checkpoint in the workdir when there is one.
 """
 
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -127,28 +126,6 @@ def _build_source(cfg: config_lib.Config) -> data.Source:
   return source or data.build(cfg.data, cfg.seed)
 
 
-def _compiled_init(**settings) -> Callable[..., state_lib.GANState]:
-  """``state_lib.init`` with the models and ``settings`` bound, compiled
-  as one program.
-
-  Run eagerly, every initializer compiles on its own, and on CPU LLVM
-  spends 0.1 to 1.2 s optimizing the random-bits code of each parameter
-  shape: 3.2 s for the digits DCGAN, 13 s for a 16×16 ResNet with
-  attention. One program compiles once, and on CPU without LLVM's
-  optimizations, since it runs once: 0.9 s and 2.7 s. (A few weights
-  differ from the eager ones in their last bit, since the compiler fuses
-  their arithmetic; the same config and seed give the same state.)
-  """
-  options = (
-    {"xla_backend_optimization_level": 0}
-    if jax.default_backend() == "cpu"
-    else None
-  )
-  return jax.jit(
-    functools.partial(state_lib.init, **settings), compiler_options=options
-  )
-
-
 def assemble(cfg: config_lib.Config) -> Assembly:
   """Validates ``cfg`` and builds data, strategy, models, step and state.
 
@@ -186,21 +163,19 @@ def assemble(cfg: config_lib.Config) -> Assembly:
   g_opt = optimizers.build(cfg.g_optimizer)
   d_opt = optimizers.build(cfg.d_optimizer)
   root = keys.root(cfg.seed)
-  init = _compiled_init(
-    generator=generator,
-    discriminator=discriminator,
-    g_optimizer=g_opt,
-    d_optimizer=d_opt,
+  state = state_lib.init(
+    keys.stream(root, keys.INIT),
+    keys.stream(root, keys.TRAIN),
+    generator,
+    discriminator,
+    g_opt,
+    d_opt,
     latent_dim=cfg.model.latent_dim,
+    example=np.asarray(source.reference(2), np.float32),
+    reg_state=init_reg_state(regularizers),
     g_ema=cfg.g_ema_decay > 0,
     augment_p=cfg.augment_p,
     conditional=num_classes > 0,
-  )
-  state = init(
-    keys.stream(root, keys.INIT),
-    keys.stream(root, keys.TRAIN),
-    example=np.asarray(source.reference(2), np.float32),
-    reg_state=init_reg_state(regularizers),
   )
   train_step = make_train_step(
     generator,

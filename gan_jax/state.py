@@ -1,6 +1,7 @@
 """The complete training state of a GAN: one pytree, nothing hidden."""
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -60,7 +61,53 @@ def init(
 ) -> GANState:
   """Initialises both models from ``key`` and an example batch of data
   (with ``conditional``, with labels too: G of ``(z, y)``, D of
-  ``(x, y)``)."""
+  ``(x, y)``).
+
+  The whole state is one compiled program. Run eagerly, every initializer
+  would compile on its own, and on CPU LLVM spends 0.1 to 1.2 s optimizing
+  the random-bits code of each parameter shape: 3.2 s for the digits
+  DCGAN, 13 s for a 16×16 ResNet with attention. As one program, compiled
+  on CPU without LLVM's optimizations since it runs once, they take 0.9 s
+  and 2.7 s. (A few weights differ from the eager values in their last
+  bit, as the compiler fuses their arithmetic; the same arguments give
+  the same state.) The models' ``init`` must therefore be traceable.
+  """
+  build = functools.partial(
+    _init,
+    generator=generator,
+    discriminator=discriminator,
+    g_optimizer=g_optimizer,
+    d_optimizer=d_optimizer,
+    latent_dim=latent_dim,
+    g_ema=g_ema,
+    augment_p=augment_p,
+    conditional=conditional,
+  )
+  options = (
+    {"xla_backend_optimization_level": 0}
+    if jax.default_backend() == "cpu"
+    else None
+  )
+  return jax.jit(build, compiler_options=options)(
+    key, train_rng, example, reg_state
+  )
+
+
+def _init(
+  key,
+  train_rng,
+  example,
+  reg_state,
+  *,
+  generator,
+  discriminator,
+  g_optimizer,
+  d_optimizer,
+  latent_dim,
+  g_ema,
+  augment_p,
+  conditional,
+) -> GANState:
   g_key, d_key = jax.random.split(key)
   n = example.shape[0]
   z = jnp.zeros((n, latent_dim), jnp.float32)

@@ -9,16 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from gan_jax import (
-  config,
-  data,
-  keys,
-  latent,
-  losses,
-  models,
-  optimizers,
-  run,
-)
+from gan_jax import config, data, keys, latent, losses, models, optimizers
 from gan_jax import state as state_lib
 from gan_jax.models import Model
 from gan_jax.step import make_train_step
@@ -94,12 +85,10 @@ def test_step_compiles_once_under_every_strategy(tiny_digits, strategy):
   }
 
 
-def test_the_runner_traces_both_models_init_into_one_program(
-  tiny_digits, monkeypatch
-):
+def test_init_traces_both_models_into_one_program(tiny_digits):
   """Run eagerly, every initializer would compile on its own (seconds on
-  CPU); the runner compiles the whole initial state once, so a model's
-  ``init`` sees tracers, and the state is the same on every assembly."""
+  CPU); ``state.init`` compiles the whole state at once, so a model's
+  ``init`` sees tracers, and the same arguments give the same state."""
   seen = []
 
   def traced(model):
@@ -109,11 +98,15 @@ def test_the_runner_traces_both_models_init_into_one_program(
 
     return Model(init, model.apply)
 
-  build = models.build
-  monkeypatch.setattr(models, "build", lambda *a: tuple(map(traced, build(*a))))
-  first = run.assemble(tiny_digits).state
+  g, d = map(traced, models.build(tiny_digits.model, (8, 8, 1)))
+  opt = optax.adam(1e-3)
+  args = (jax.random.key(0), jax.random.key(1), g, d, opt, opt)
+  example = np.zeros((2, 8, 8, 1), np.float32)
+  first = state_lib.init(*args, latent_dim=16, example=example)
   assert seen == [True, True]
-  assert _leaves_equal(first, run.assemble(tiny_digits).state)
+  assert _leaves_equal(
+    first, state_lib.init(*args, latent_dim=16, example=example)
+  )
 
 
 def test_step_is_a_pure_function_of_its_inputs(tiny_digits):

@@ -4,8 +4,8 @@
     ``params`` are trained by the optimizer; ``state`` holds everything else
     the model carries between calls (BatchNorm running averages, power
     iteration vectors, ...). Both are pytrees; ``state`` may be ``{}``.
-    The runner calls it under ``jax.jit``, so it must be traceable: shapes
-    come from ``x``, values from ``key``.
+    ``gan_jax.state.init`` calls it under ``jax.jit``, so it must be
+    traceable: shapes come from ``x``, values from ``key``.
 
 ``apply(params, state, x, train) -> (y, new_state)``
     ``train`` is a Python bool. With ``train=False`` a model must return its
