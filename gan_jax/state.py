@@ -65,12 +65,13 @@ def init(
 
   The whole state is one compiled program. Run eagerly, every initializer
   would compile on its own, and on CPU LLVM spends 0.1 to 1.2 s optimizing
-  the random-bits code of each parameter shape: 3.2 s for the digits
-  DCGAN, 13 s for a 16×16 ResNet with attention. As one program, compiled
-  on CPU without LLVM's optimizations since it runs once, they take 0.9 s
-  and 2.7 s. (A few weights differ from the eager values in their last
-  bit, as the compiler fuses their arithmetic; the same arguments give
-  the same state.) The models' ``init`` must therefore be traceable.
+  the random-bits code of each parameter shape: a process's first state
+  took 3.2 s for the digits DCGAN, 13 s for a 16×16 ResNet with
+  attention. As one program, compiled on CPU without LLVM's optimizations
+  since it runs once, it takes 0.9 s and 2.7 s. (A few weights differ from
+  the eager values in their last bit, as the compiler fuses their
+  arithmetic; the same arguments give the same state.) The models'
+  ``init`` must therefore be traceable.
   """
   build = functools.partial(
     _init,
