@@ -1,7 +1,6 @@
 """The complete training state of a GAN: one pytree, nothing hidden."""
 
 import dataclasses
-import functools
 from typing import Any
 
 import jax
@@ -73,17 +72,28 @@ def init(
   arithmetic; the same arguments give the same state.) The models'
   ``init`` must therefore be traceable.
   """
-  build = functools.partial(
-    _init,
-    generator=generator,
-    discriminator=discriminator,
-    g_optimizer=g_optimizer,
-    d_optimizer=d_optimizer,
-    latent_dim=latent_dim,
-    g_ema=g_ema,
-    augment_p=augment_p,
-    conditional=conditional,
-  )
+
+  def build(key, train_rng, example, reg_state) -> GANState:
+    g_key, d_key = jax.random.split(key)
+    n = example.shape[0]
+    z = jnp.zeros((n, latent_dim), jnp.float32)
+    y = jnp.zeros((n,), jnp.int32) if conditional else None
+    g_params, g_state = generator.init(g_key, inputs(z, y))
+    d_params, d_state = discriminator.init(d_key, inputs(example, y))
+    return GANState(
+      step=jnp.zeros((), jnp.int32),
+      rng=train_rng,
+      g_params=g_params,
+      g_state=g_state,
+      g_opt_state=g_optimizer.init(g_params),
+      d_params=d_params,
+      d_state=d_state,
+      d_opt_state=d_optimizer.init(d_params),
+      reg_state={} if reg_state is None else reg_state,
+      g_ema_params=jax.tree.map(jnp.copy, g_params) if g_ema else {},
+      augment_p=jnp.asarray(augment_p, jnp.float32),
+    )
+
   options = (
     {"xla_backend_optimization_level": 0}
     if jax.default_backend() == "cpu"
@@ -91,42 +101,6 @@ def init(
   )
   return jax.jit(build, compiler_options=options)(
     key, train_rng, example, reg_state
-  )
-
-
-def _init(
-  key,
-  train_rng,
-  example,
-  reg_state,
-  *,
-  generator,
-  discriminator,
-  g_optimizer,
-  d_optimizer,
-  latent_dim,
-  g_ema,
-  augment_p,
-  conditional,
-) -> GANState:
-  g_key, d_key = jax.random.split(key)
-  n = example.shape[0]
-  z = jnp.zeros((n, latent_dim), jnp.float32)
-  y = jnp.zeros((n,), jnp.int32) if conditional else None
-  g_params, g_state = generator.init(g_key, inputs(z, y))
-  d_params, d_state = discriminator.init(d_key, inputs(example, y))
-  return GANState(
-    step=jnp.zeros((), jnp.int32),
-    rng=train_rng,
-    g_params=g_params,
-    g_state=g_state,
-    g_opt_state=g_optimizer.init(g_params),
-    d_params=d_params,
-    d_state=d_state,
-    d_opt_state=d_optimizer.init(d_params),
-    reg_state={} if reg_state is None else reg_state,
-    g_ema_params=jax.tree.map(jnp.copy, g_params) if g_ema else {},
-    augment_p=jnp.asarray(augment_p, jnp.float32),
   )
 
 
