@@ -1,5 +1,6 @@
 """Errors meant for people: one line that names the problem and the fix."""
 
+import argparse
 import sys
 import threading
 
@@ -45,3 +46,13 @@ def quiet_leftovers() -> None:
   the one line that matters."""
   sys.unraisablehook = lambda unraisable: None
   threading.excepthook = lambda args: None
+
+
+class CommandParser(argparse.ArgumentParser):
+  """``argparse.ArgumentParser`` whose usage errors are one line, like the
+  other errors: ``<prog>: error: <problem>; see <prog> --help``, exit code
+  2, instead of the whole usage block above the problem. Subcommands'
+  parsers are of this class too (argparse makes them of the parent's)."""
+
+  def error(self, message: str):
+    self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")

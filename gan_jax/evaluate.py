@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_jax.errors import ConfigError, UserError, report
+from gan_jax.errors import CommandParser, ConfigError, UserError, report
 
 
 def load_images(path: str) -> np.ndarray:
@@ -229,7 +229,7 @@ def _step(text: str) -> str:
 
 
 def parse_args(argv):
-  parser = argparse.ArgumentParser(
+  parser = CommandParser(
     prog="python -m gan_jax.evaluate",
     description="FID, KID, IS, precision/recall, density/coverage, modes.",
   )

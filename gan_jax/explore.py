@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_jax.errors import UserError, report
+from gan_jax.errors import CommandParser, UserError, report
 from gan_jax.evaluate import _positive, _step
 
 
@@ -121,7 +121,7 @@ def class_latents(dist, dim, classes, count, truncation=0.0):
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(
+  parser = CommandParser(
     prog="python -m gan_jax.explore", description=__doc__.split("\n\n")[0]
   )
   parser.add_argument("--workdir", required=True)

@@ -10,7 +10,6 @@ each metric's mean, standard deviation, minimum and maximum over the seeds
 is printed last. A bad config stops before any seed trains.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_jax import cpu_memory
-from gan_jax.errors import UserError, report
+from gan_jax.errors import CommandParser, UserError, report
 from gan_jax.train import report_interrupted
 
 
@@ -88,7 +87,7 @@ def table(summary: dict[str, dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(
+  parser = CommandParser(
     prog="python -m gan_jax.sweep", description=__doc__.split("\n\n")[0]
   )
   parser.add_argument("--config", required=True, help="experiment file")

@@ -16,11 +16,11 @@ import argparse
 import sys
 
 from gan_jax import cpu_memory
-from gan_jax.errors import UserError, quiet_leftovers, report
+from gan_jax.errors import CommandParser, UserError, quiet_leftovers, report
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(
+  parser = CommandParser(
     prog="python -m gan_jax.train",
     description="Train a GAN experiment; rerun to resume.",
     epilog="Overrides set config fields by dotted name, e.g. steps=2000 "

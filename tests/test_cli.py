@@ -174,3 +174,36 @@ def test_overrides_may_come_before_and_after_flags(capsys, tmp_path):
   assert code == 2 and err == [
     "error: unknown config key 'stepz'; did you mean 'steps'?"
   ]
+
+
+@pytest.mark.parametrize(
+  "module,argv,problem",
+  [
+    ("train", ["--config", DIGITS], "required: --workdir"),
+    (
+      "train",
+      ["--config", DIGITS, "--workdir", "w", "--steps", "5"],
+      "--steps",
+    ),
+    ("sweep", ["--workdir", "w"], "required: --config"),
+    ("evaluate", ["ffid"], "invalid choice: 'ffid'"),
+    ("data.__main__", [], "required: command"),
+  ],
+)
+def test_usage_errors_are_one_line_exit_2(
+  capsys, monkeypatch, tmp_path, module, argv, problem
+):
+  # argparse's own errors read like the others: the problem and where to
+  # look, without the usage block above them.
+  import importlib
+
+  monkeypatch.chdir(tmp_path)
+  main = importlib.import_module(f"gan_jax.{module}").main
+  with pytest.raises(SystemExit) as exit_:
+    main(argv)
+  err = capsys.readouterr().err.strip().splitlines()
+  prog = f"python -m gan_jax.{module.removesuffix('.__main__')}"
+  assert exit_.value.code == 2
+  assert len(err) == 1 and err[0].startswith(f"{prog}: error: "), err
+  assert problem in err[0] and err[0].endswith(f"; see {prog} --help")
+  assert list(tmp_path.iterdir()) == []  # Nothing written.

@@ -6,15 +6,14 @@
 Bad input prints one ``error:`` line and exits with 2, writing nothing.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
-from gan_jax.errors import UserError
+from gan_jax.errors import CommandParser, UserError
 
 
 def parse_args(argv):
-  parser = argparse.ArgumentParser(
+  parser = CommandParser(
     prog="python -m gan_jax.data", description="Prepare datasets (TFDS)."
   )
   commands = parser.add_subparsers(dest="command", required=True)
