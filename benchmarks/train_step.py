@@ -71,6 +71,28 @@ WORKLOADS = {
 }
 
 
+def cpu_name() -> str:
+  """The CPU's model name, family and model (Linux), e.g. ``AMD EPYC
+  (family 25, model 17)``: results depend on it, and a cloud machine's
+  CPU can change under the same name. The architecture elsewhere."""
+  fields = {}
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        key, _, value = line.partition(":")
+        if not line.strip():
+          break  # The first processor's block says it.
+        fields.setdefault(key.strip(), value.strip())
+  except OSError:
+    pass
+  name = fields.get("model name") or platform.processor()
+  if not name:
+    return platform.machine()
+  if "cpu family" in fields and "model" in fields:
+    name += f" (family {fields['cpu family']}, model {fields['model']})"
+  return name
+
+
 def _status_mb(field: str) -> float | None:
   try:
     with open("/proc/self/status") as f:
@@ -615,7 +637,7 @@ def main() -> None:
     shown = ["float32", "tf32", "bfloat16"]
   print(
     f"{args.workload}, batch {args.batch}, "
-    f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+    f"{cpu_name()}, {os.cpu_count()} CPUs, "
     f"{info[jax_names[0]]['device']}; "
     + ", ".join(sorted({i["version"] for i in info.values()}))
   )
@@ -676,6 +698,7 @@ def main() -> None:
       {
         "workload": args.workload,
         "batch": args.batch,
+        "cpu": cpu_name(),
         "implementation": label,
         "steps_per_call": k,
         "img_s": rate,
