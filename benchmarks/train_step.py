@@ -74,7 +74,7 @@ WORKLOADS = {
 def cpu_name() -> str:
   """The CPU's model name, family and model (Linux), e.g. ``AMD EPYC
   (family 25, model 17)``: results depend on it, and a cloud machine's
-  CPU can change under the same name. The architecture elsewhere."""
+  CPU can change under the same name. Elsewhere, what ``platform`` says."""
   fields = {}
   try:
     with open("/proc/cpuinfo") as f:

@@ -1,5 +1,6 @@
 """Bad input gets one line naming the problem, exit code 2, nothing written."""
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -195,8 +196,6 @@ def test_usage_errors_are_one_line_exit_2(
 ):
   # argparse's own errors read like the others: the problem and where to
   # look, without the usage block above them.
-  import importlib
-
   monkeypatch.chdir(tmp_path)
   main = importlib.import_module(f"gan_jax.{module}").main
   with pytest.raises(SystemExit) as exit_:
