@@ -635,9 +635,10 @@ def main() -> None:
   shown = ["float32", "bfloat16"] if low else ["float32"]
   if gpu:
     shown = ["float32", "tf32", "bfloat16"]
+  cpu = cpu_name()
   print(
     f"{args.workload}, batch {args.batch}, "
-    f"{cpu_name()}, {os.cpu_count()} CPUs, "
+    f"{cpu}, {os.cpu_count()} CPUs, "
     f"{info[jax_names[0]]['device']}; "
     + ", ".join(sorted({i["version"] for i in info.values()}))
   )
@@ -698,7 +699,7 @@ def main() -> None:
       {
         "workload": args.workload,
         "batch": args.batch,
-        "cpu": cpu_name(),
+        "cpu": cpu,
         "implementation": label,
         "steps_per_call": k,
         "img_s": rate,
