@@ -136,9 +136,11 @@ def test_unsupported_taps_are_refused():
 
 
 def test_dcgan32_layers_take_the_path_measured_to_pay():
-  """On dcgan32 (batch 64, width 128): D's three inner convolutions and
-  G's 8×8 → 16×16 transposed one; not D's first (3 input channels), G's
-  4×4 → 8×8 (too few tiles) or its last (3 outputs), nor bfloat16."""
+  """On dcgan32 (batch 64, width 128): D's inner convolutions and G's
+  4×4 → 8×8 and 8×8 → 16×16 transposed ones; not D's first (3 input
+  channels) or G's last (3 outputs), nor bfloat16. A transposed one needs
+  a 2×2 input tile for every two input channels (batch 64 at 4×4 × 1,024
+  does not, nor batch 4 at 8×8 × 256)."""
   f32, bf16 = jnp.float32, jnp.bfloat16
 
   def conv(shape, dtype=f32, kernel=(4, 4, 0, 0), strides=(2, 2)):
@@ -155,7 +157,11 @@ def test_dcgan32_layers_take_the_path_measured_to_pay():
   assert not conv((64, 4, 4, 512), kernel=(4, 4), strides=(1, 1))
   assert conv((64, 8, 8, 64), kernel=(3, 3), strides=(1, 1))
   assert transpose((64, 8, 8, 256), 128)
-  assert not transpose((64, 4, 4, 512), 256)
+  assert transpose((64, 4, 4, 512), 256)
+  assert transpose((256, 4, 4, 1024), 512)  # dcgan64 at batch 256
+  assert not transpose((64, 4, 4, 1024), 512)
+  assert not transpose((4, 8, 8, 256), 128)
+  assert not transpose((64, 2, 2, 512), 256)
   assert not transpose((64, 16, 16, 128), 3)
   assert not transpose((64, 8, 8, 256), 128, bf16)
 

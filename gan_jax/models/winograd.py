@@ -71,11 +71,15 @@ _F2 = {
 # Where the transforms pay on XLA:CPU (measured layer by layer, forward and
 # backward, in benchmarks/README.md): enough channels per super-pixel
 # (s_h·s_w·C of a convolution's input, s_h·s_w·O of a transposed one's
-# output) for the products to be worth it, and enough tiles.
+# output) for the products to be worth it, and enough tiles. A transposed
+# convolution's products have one row per 2×2 tile of its input (over the
+# batch), and the transformed kernel C columns or rows: with fewer tiles
+# than C/2, transforming the kernel costs more than the products save.
 MIN_CONV_CHANNELS = 16
 MIN_CONV_OUTPUT = 4
 MIN_TRANSPOSE_CHANNELS = 128
-MIN_TRANSPOSE_INPUT = 8
+MIN_TRANSPOSE_INPUT = 4
+MIN_TRANSPOSE_TILES_PER_CHANNEL = 0.5
 
 
 def conv(x, kernel, strides, padding: Padding, precision=None) -> jax.Array:
@@ -107,10 +111,13 @@ def conv_pays(x, kernel_shape, strides, padding) -> bool:
 
 def conv_transpose_pays(x, kernel_shape, strides) -> bool:
   """Whether :func:`conv_transpose` takes the Winograd path."""
+  b, h, w, c = x.shape
+  tiles = b * -(-h // 2) * -(-w // 2)
   return (
     _eligible(x, kernel_shape[:2], strides)
     and strides[0] * strides[1] * kernel_shape[-1] >= MIN_TRANSPOSE_CHANNELS
-    and min(x.shape[1:3]) >= MIN_TRANSPOSE_INPUT
+    and min(h, w) >= MIN_TRANSPOSE_INPUT
+    and tiles >= MIN_TRANSPOSE_TILES_PER_CHANNEL * c
   )
 
 
