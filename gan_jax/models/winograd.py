@@ -172,16 +172,19 @@ def winograd_conv_transpose(
   tiles = [-(-n // 2) for n in (h, w)]
   wide = jnp.promote_types(x.dtype, jnp.float32)
   flipped = _pad_kernel(kernel[::-1, ::-1].astype(wide), ms, strides)
-  # k[u, v][(r, r', o), c] = flipped[s·u + r, s·v + r', c, o].
-  k = flipped.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 1, 3, 5, 4)
-  k = k.reshape(ms[0], ms[1], sh * sw * o, c)
+  # kt[u, v][c, (r, r', o)] = flipped[s·u + r, s·v + r', c, o]: the
+  # correlation's kernel matrices, transposed. In this order no step reads
+  # the kernel or its gradient transposed (XLA:CPU's transposing copies
+  # ran at about 1 GB/s in the step; benchmarks/README.md).
+  kt = flipped.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 4, 1, 3, 5)
+  kt = kt.reshape(ms[0], ms[1], c, sh * sw * o)
   y = jnp.pad(
     x.astype(wide),
     ((0, 0), (0, 2 * tiles[0] - h), (0, 2 * tiles[1] - w), (0, 0)),
   )
   supers = [2 * t + m - 1 for t, m in zip(tiles, ms)]
   xv_shape = (b, supers[0], sh, supers[1], sw * o)
-  full = _correlate_t(y, k, (*ms, *tiles), xv_shape, precision)
+  full = _correlate_t(y, kt, (*ms, *tiles), xv_shape, precision)
   full = full.reshape(b, supers[0] * sh, supers[1] * sw, o)
   full = _crop_transposed(full, (h, w), kernel.shape[:2], strides, padding)
   return full.astype(x.dtype)
@@ -303,10 +306,9 @@ def _transform_output_adjoint(y, geo):
   ]
 
 
-def _forward(v, k, geo, b, precision):
+def _forward(v, u, geo, b, precision):
   """The correlation's (b, 2·t_h, 2·t_w, O) outputs from the transformed
-  input ``v``."""
-  u = _transform_kernel(k, geo)
+  input ``v`` and kernel ``u``."""
   products = [_dot(a, c, precision) for a, c in zip(v, u)]
   return _transform_output(products, geo, b)
 
@@ -315,23 +317,23 @@ def _forward(v, k, geo, b, precision):
 # the output gradient (or, for the transposed convolution, of its input).
 
 
-def _input_grad(g, k, geo, xv_shape, precision):
-  u = _transform_kernel(k, geo)
+def _input_grad(g, u, geo, xv_shape, precision):
   grads = [_dot(a, b.T, precision) for a, b in zip(g, u)]
   return _transform_input_adjoint(grads, geo, xv_shape)
 
 
-def _kernel_grad(v, g, geo, precision):
+def _kernel_grads(v, g, precision):
+  """The gradients of the transformed kernel's (s_h·s_w·C, O) matrices."""
   # (gᵀ v)ᵀ, not vᵀ g: XLA:CPU runs a product with a transposed left
   # operand on a slower path (benchmarks/README.md).
-  grads = [_dot(a.T, b, precision).T for a, b in zip(g, v)]
-  return _transform_kernel_adjoint(grads, geo)
+  return [_dot(a.T, b, precision).T for a, b in zip(g, v)]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _correlate(xv, k, geo, precision):
   """The m_h×m_w correlation of the super-pixels ``xv`` with ``k``."""
-  return _forward(_transform_input(xv, geo), k, geo, xv.shape[0], precision)
+  u = _transform_kernel(k, geo)
+  return _forward(_transform_input(xv, geo), u, geo, xv.shape[0], precision)
 
 
 def _correlate_fwd(xv, k, geo, precision):
@@ -346,34 +348,43 @@ def _correlate_bwd(geo, precision, residuals, g):
   v = _transform_input(matmul_conv._after(xv, g), geo)
   g = _transform_output_adjoint(g, geo)
   return (
-    _input_grad(g, k, geo, xv.shape, precision),
-    _kernel_grad(v, g, geo, precision),
+    _input_grad(g, _transform_kernel(k, geo), geo, xv.shape, precision),
+    _transform_kernel_adjoint(_kernel_grads(v, g, precision), geo),
   )
 
 
 _correlate.defvjp(_correlate_fwd, _correlate_bwd)
 
 
+def _transposed(matrices):
+  return [m.T for m in matrices]
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def _correlate_t(y, k, geo, xv_shape, precision):
-  """The transpose of :func:`_correlate` in its input."""
+def _correlate_t(y, kt, geo, xv_shape, precision):
+  """The transpose of :func:`_correlate` in its input, for the kernel
+  matrices given transposed (``kt[u, v] = k[u, v]ᵀ``). The transforms act
+  on taps, so they commute with that transpose, and XLA cancels each
+  matrix's two transposes."""
   g = _transform_output_adjoint(y, geo)
-  return _input_grad(g, k, geo, xv_shape, precision)
+  u = _transposed(_transform_kernel(kt, geo))
+  return _input_grad(g, u, geo, xv_shape, precision)
 
 
-def _correlate_t_fwd(y, k, geo, xv_shape, precision):
-  return _correlate_t(y, k, geo, xv_shape, precision), (y, k)
+def _correlate_t_fwd(y, kt, geo, xv_shape, precision):
+  return _correlate_t(y, kt, geo, xv_shape, precision), (y, kt)
 
 
 def _correlate_t_bwd(geo, xv_shape, precision, residuals, z):
-  y, k = residuals
+  y, kt = residuals
   # Likewise, y's transform again, made to depend on z; z's transform
   # serves both gradients.
   g = _transform_output_adjoint(matmul_conv._after(y, z), geo)
   v = _transform_input(z, geo)
+  u = _transposed(_transform_kernel(kt, geo))
   return (
-    _forward(v, k, geo, z.shape[0], precision),
-    _kernel_grad(v, g, geo, precision),
+    _forward(v, u, geo, z.shape[0], precision),
+    _transform_kernel_adjoint(_transposed(_kernel_grads(v, g, precision)), geo),
   )
 
 
