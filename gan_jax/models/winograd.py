@@ -73,8 +73,8 @@ _F2 = {
 # (s_h·s_w·C of a convolution's input, s_h·s_w·O of a transposed one's
 # output) for the products to be worth it, and enough tiles. A transposed
 # convolution's products have one row per 2×2 tile of its input (over the
-# batch), and the transformed kernel C columns or rows: with fewer tiles
-# than C/2, transforming the kernel costs more than the products save.
+# batch) and C columns: with fewer rows than C/2, transforming the kernel
+# costs more than the smaller products save.
 MIN_CONV_CHANNELS = 16
 MIN_CONV_OUTPUT = 4
 MIN_TRANSPOSE_CHANNELS = 128
