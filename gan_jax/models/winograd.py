@@ -112,12 +112,12 @@ def conv_pays(x, kernel_shape, strides, padding) -> bool:
 def conv_transpose_pays(x, kernel_shape, strides) -> bool:
   """Whether :func:`conv_transpose` takes the Winograd path."""
   b, h, w, c = x.shape
-  tiles = b * -(-h // 2) * -(-w // 2)
+  th, tw = _tiles((h, w))
   return (
     _eligible(x, kernel_shape[:2], strides)
     and strides[0] * strides[1] * kernel_shape[-1] >= MIN_TRANSPOSE_CHANNELS
     and min(h, w) >= MIN_TRANSPOSE_INPUT
-    and tiles >= MIN_TRANSPOSE_TILES_PER_CHANNEL * c
+    and b * th * tw >= MIN_TRANSPOSE_TILES_PER_CHANNEL * c
   )
 
 
@@ -125,6 +125,11 @@ def _eligible(x, ks, strides) -> bool:
   # bfloat16 keeps matmul_conv's path, tuned for the CPU's bfloat16 units
   # and rounded once per result.
   return x.dtype == jnp.float32 and supported(_taps(ks, strides))
+
+
+def _tiles(sizes: Sequence[int]) -> list[int]:
+  """2×2 tiles per axis covering ``sizes``."""
+  return [-(-n // 2) for n in sizes]
 
 
 def supported(ms: Sequence[int]) -> bool:
@@ -141,7 +146,7 @@ def winograd_conv(x, kernel, strides, padding, precision=None) -> jax.Array:
   pads, outs = _conv_outputs(x.shape[1:3], kernel.shape[:2], strides, padding)
   if _nothing_to_compute(x, kernel, outs):
     return _zeros_as_lax(lax.conv_general_dilated, x, kernel, strides, padding)
-  tiles = [-(-q // 2) for q in outs]
+  tiles = _tiles(outs)
   # The 2·t + m - 1 super-pixels that the 2·t outputs of the tiles read.
   wide = jnp.promote_types(x.dtype, jnp.float32)
   xv = _pad_for_outputs(
@@ -169,7 +174,7 @@ def winograd_conv_transpose(
   if _nothing_to_compute(x, kernel, outs):
     return _zeros_as_lax(lax.conv_transpose, x, kernel, strides, padding)
   (sh, sw), ms = strides, _taps(kernel.shape[:2], strides)
-  tiles = [-(-n // 2) for n in (h, w)]
+  tiles = _tiles((h, w))
   wide = jnp.promote_types(x.dtype, jnp.float32)
   flipped = _pad_kernel(kernel[::-1, ::-1].astype(wide), ms, strides)
   # kt[u, v][c, (r, r', o)] = flipped[s·u + r, s·v + r', c, o]: the
