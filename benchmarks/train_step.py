@@ -4,7 +4,7 @@
         [--repeats 5] [--seconds 10] [--steps-per-call 1,4]
         [--conv-impl auto] [--precision float32,bfloat16]
         [--reuse-fakes no,yes] [--torch-precision float32,bfloat16]
-        [--malloc glibc,jemalloc,tcmalloc]
+        [--malloc glibc,glibc-small-pages,jemalloc,tcmalloc]
         [--torch-compile] [--torch-device cpu] [--no-torch]
 
 Workloads (the performance issue defines them): `dcgan32`, G z(128) →
@@ -45,10 +45,15 @@ pipeline has its own benchmark). Printed per implementation:
 - compile: seconds from the start of the first step to the end of the
   warm-up (PyTorch eager: two warm-up steps and the FLOP count).
 
-``--malloc jemalloc`` (or ``tcmalloc``) runs both frameworks' workers with
-that allocator as well (``LD_PRELOAD``; Debian's libjemalloc2 and
-libtcmalloc-minimal4), each in workers of its own, and every ratio is then
-to PyTorch's fastest allocator in that precision.
+Both workers run on glibc's malloc as the train command does: where the
+kernel gives transparent huge pages on request and glibc is 2.35 or later,
+with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``
+(``gan_jax.cpu_memory.restart_with_huge_page_heap``). ``--malloc
+glibc-small-pages`` runs workers on glibc's defaults as well (the tunable at
+0), and ``--malloc jemalloc`` (or ``tcmalloc``) with that allocator
+(``LD_PRELOAD``; Debian's libjemalloc2 and libtcmalloc-minimal4), each in
+workers of their own; every ratio is then to PyTorch's fastest allocator in
+that precision.
 
 The last line is ``<workload> gan_jax=<img/s> torch=<img/s> ratio=<r>``.
 """
@@ -64,6 +69,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from gan_jax import cpu_memory
 
 WORKLOADS = {
   "dcgan32": {"resolution": 32, "width": 128, "latent_dim": 128},
@@ -414,8 +421,6 @@ def worker(args) -> None:
   out = sys.stdout
   sys.stdout = sys.stderr  # Library chatter must not break the protocol.
   if args.worker == "jax":  # As the train command runs, before JAX starts.
-    from gan_jax import cpu_memory
-
     cpu_memory.use_low_memory_scheduler()
   impl = JaxWorker(args) if args.worker == "jax" else TorchWorker(args)
   # Peak memory from here on: training, not imports or compilation.
@@ -437,6 +442,7 @@ def worker(args) -> None:
         "base_rss_mb": impl.base_rss,
         "ready_rss_mb": impl.ready_rss,
         "peak_reset": impl.peak_reset,
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
       }
     else:
       break
@@ -502,8 +508,12 @@ LIST_OPTIONS = {
     " (bfloat16: autocast, PyTorch's mixed precision)",
   ),
   "--malloc": (
-    ("glibc", "jemalloc", "tcmalloc"),
-    " (the C allocator of both frameworks' workers)",
+    ("glibc", "glibc-small-pages", "jemalloc", "tcmalloc"),
+    (
+      " (the C allocator of both frameworks' workers; glibc: as the train "
+      "command runs it, asking for huge pages where the kernel gives them on "
+      "request; glibc-small-pages: glibc's defaults)"
+    ),
   ),
 }
 # --malloc: the library to preload, and the Debian package that has it.
@@ -516,8 +526,19 @@ MALLOC_LIBRARIES = {
 @functools.cache  # find_library runs ldconfig; every worker asks again.
 def _malloc_env(name: str) -> dict[str, str]:
   """The environment that gives a worker the allocator ``name``."""
-  if name == "glibc":
-    return {}
+  if name.startswith("glibc"):
+    # As the train command restarts itself (cpu_memory), or with the
+    # tunable off.
+    on = cpu_memory.huge_page_heap_env(
+      os.environ,
+      cpu_memory.transparent_huge_pages(),
+      cpu_memory.glibc_version(),
+    )
+    if name == "glibc":
+      return {} if on is None else {"GLIBC_TUNABLES": on["GLIBC_TUNABLES"]}
+    tunables = os.environ.get("GLIBC_TUNABLES")
+    off = f"{cpu_memory.HUGE_PAGES_TUNABLE}=0"
+    return {"GLIBC_TUNABLES": f"{tunables}:{off}" if tunables else off}
   library, package = MALLOC_LIBRARIES[name]
   found = ctypes.util.find_library(library)
   if not found:
@@ -710,7 +731,11 @@ def main() -> None:
         "flop_s": flop_s,
         "ceilings": ceiling,
         "peak_mb": peak,
-        **{f: i[f] for f in i if f.endswith("_mb") or f == "compile_s"},
+        **{
+          f: i[f]
+          for f in i
+          if f.endswith("_mb") or f in ("compile_s", "glibc_tunables")
+        },
       }
     )
     print(
