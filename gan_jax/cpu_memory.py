@@ -112,13 +112,18 @@ def huge_page_heap_env(
 def restart_with_huge_page_heap() -> None:
   """Re-executes this Python command (``sys.orig_argv``, same process id)
   with :func:`huge_page_heap_env`'s environment; returns where that is
-  None. Call it first thing in a command's ``__main__``, never from a
-  library call: it replaces the process."""
+  None, or where the interpreter cannot be executed again (an embedded
+  one, or the system refuses), so the command goes on as it is. Call it
+  first thing in a command's ``__main__``, never from a library call: it
+  replaces the process."""
   env = huge_page_heap_env(
     os.environ, transparent_huge_pages(), glibc_version()
   )
-  if env is None:
+  if env is None or not sys.executable:
     return
   sys.stdout.flush()
   sys.stderr.flush()
-  os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+  try:
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+  except OSError:
+    return

@@ -170,3 +170,23 @@ def test_restart_with_huge_page_heap_maps_large_blocks_with_huge_pages(
   # The user's choice stands: no restart, 4 KB pages.
   assert mine[1] == "glibc.malloc.hugetlb=0 ['a', 'b c']", mine
   assert mine[0] > 15_000, mine
+
+
+def test_restart_with_huge_page_heap_goes_on_where_it_cannot_restart(
+  monkeypatch,
+):
+  monkeypatch.setattr(
+    cpu_memory, "huge_page_heap_env", lambda *_: {"GLIBC_TUNABLES": "x"}
+  )
+  calls = []
+
+  def refused(*args):
+    calls.append(args)
+    raise PermissionError("noexec")
+
+  monkeypatch.setattr(cpu_memory.os, "execve", refused)
+  cpu_memory.restart_with_huge_page_heap()  # Returns: the command goes on.
+  assert calls and calls[0][2] == {"GLIBC_TUNABLES": "x"}
+  monkeypatch.setattr(cpu_memory.sys, "executable", "")
+  cpu_memory.restart_with_huge_page_heap()  # An embedded interpreter.
+  assert len(calls) == 1
