@@ -23,7 +23,10 @@ pipeline has its own benchmark). Printed per implementation:
 - img/s: images per second of training, the median over repeats, and its
   ratio to PyTorch's in the same precision where that was timed
   (``--torch-precision bfloat16`` is PyTorch's autocast), else to the first
-  PyTorch precision's;
+  PyTorch precision's. Each worker sends a call before it waits for the one
+  before, as a train loop that waits only to log does (JAX dispatches
+  asynchronously, as do PyTorch's GPU kernels; PyTorch on CPU is done when
+  its call returns);
 - FLOP/img: FLOPs per image of one step, gan_jax's from XLA's cost analysis
   of the compiled step, PyTorch's from ``torch.utils.flop_counter``. With
   Winograd convolutions (``--conv-impl winograd``, the default on CPU) the
@@ -137,11 +140,13 @@ def _peak_mb() -> float:
   )
 
 
-def _timed(run_steps, seconds: float, batch: int) -> float:
-  """img/s of whole calls of ``run_steps`` for at least ``seconds``."""
+def _timed(impl, k: int, seconds: float, batch: int) -> float:
+  """img/s of whole calls of ``impl.run(k)`` for at least ``seconds``,
+  ``impl.finish()`` waiting for the last one."""
   images, start = 0, time.perf_counter()
   while time.perf_counter() - start < seconds:
-    images += run_steps() * batch
+    images += impl.run(k) * batch
+  impl.finish()
   return images / (time.perf_counter() - start)
 
 
@@ -247,9 +252,10 @@ class JaxWorker:
       - stats.alias_size_in_bytes
     ) / 2**20
     self.precision = args.precision
-    self.step_count = 0
+    self.step_count, self.pending = 0, None
     for k in args.steps_per_call:
       self.run(k)
+    self.finish()
     self.compile_s = time.perf_counter() - start
     cpu_memory.release_freed_heap()  # As the train loop does, compiled.
     self.gpu = jax.devices()[0].platform != "cpu"
@@ -261,9 +267,15 @@ class JaxWorker:
       else self.jax.random.fold_in(self.train_root, self.step_count)
     )
     self.state, metrics = self.fns[k](self.state, self.batches[k], key)
-    self.jax.block_until_ready(metrics)
+    self.finish()  # The previous call: one call runs while the next is sent.
+    self.pending = metrics
     self.step_count += k
     return k
+
+  def finish(self) -> None:
+    """Waits for the last call sent."""
+    self.jax.block_until_ready(self.pending)
+    self.pending = None
 
   def matmul(self) -> dict:
     """Matmul ceilings in FLOP/s: float32 and bf16 on CPU (2048²); on an
@@ -353,8 +365,10 @@ class TorchWorker:
         w["resolution"], w["latent_dim"], w["width"], 8, "cpu", False
       ).step(torch.rand(8, 3, res, res) * 2 - 1)
     self.flops = counter.get_total_flops() / 8
+    self.pending = None
     for _ in range(2):
       self.run(1)
+    self.finish()
     self.compile_s = time.perf_counter() - start
     self.gpu = self.device != "cpu"
     if self.gpu:
@@ -363,10 +377,15 @@ class TorchWorker:
   def run(self, k: int) -> int:
     for _ in range(k):
       losses = self.workload.step(self.real)
-    if self.device != "cpu":
-      self.torch.cuda.synchronize()
-    losses[0].item()
+    self.finish()  # The previous call's (eager on CPU: done already).
+    self.pending = losses[0]
     return k
+
+  def finish(self) -> None:
+    """Waits for the last call sent (on a GPU, its kernels)."""
+    if self.pending is not None:
+      self.pending.item()
+    self.pending = None
 
   def matmul(self) -> dict:
     torch = self.torch
@@ -430,9 +449,7 @@ def worker(args) -> None:
     cmd = json.loads(line)
     if cmd["op"] == "time":
       k = cmd["k"]
-      reply = {
-        "img_s": _timed(lambda: impl.run(k), cmd["seconds"], args.batch)  # noqa: B023
-      }
+      reply = {"img_s": _timed(impl, k, cmd["seconds"], args.batch)}
     elif cmd["op"] == "matmul":
       reply = {"flop_s": impl.matmul()}
     elif cmd["op"] == "info":
