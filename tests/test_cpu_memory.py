@@ -1,4 +1,4 @@
-"""The train command's two host-memory settings do what they say."""
+"""The train command's host-memory settings do what they say."""
 
 import ctypes
 import ctypes.util
