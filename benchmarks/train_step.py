@@ -553,9 +553,9 @@ def _malloc_env(name: str) -> dict[str, str]:
     )
     if name == "glibc":
       return {} if on is None else {"GLIBC_TUNABLES": on["GLIBC_TUNABLES"]}
-    tunables = os.environ.get("GLIBC_TUNABLES")
     off = f"{cpu_memory.HUGE_PAGES_TUNABLE}=0"
-    return {"GLIBC_TUNABLES": f"{tunables}:{off}" if tunables else off}
+    tunables = os.environ.get("GLIBC_TUNABLES")
+    return {"GLIBC_TUNABLES": cpu_memory.with_tunable(tunables, off)}
   library, package = MALLOC_LIBRARIES[name]
   found = ctypes.util.find_library(library)
   if not found:

@@ -102,11 +102,16 @@ def huge_page_heap_env(
     return None
   if thp_mode != "madvise" or glibc < (2, 35):
     return None
-  tunable = f"{HUGE_PAGES_TUNABLE}=1"
   return {
     **environ,
-    "GLIBC_TUNABLES": f"{tunables}:{tunable}" if tunables else tunable,
+    "GLIBC_TUNABLES": with_tunable(tunables, f"{HUGE_PAGES_TUNABLE}=1"),
   }
+
+
+def with_tunable(tunables: str | None, setting: str) -> str:
+  """``GLIBC_TUNABLES``'s value ``tunables`` with ``setting`` added last
+  (glibc reads them in order, so it wins over an earlier one)."""
+  return f"{tunables}:{setting}" if tunables else setting
 
 
 def restart_with_huge_page_heap() -> None:
