@@ -16,6 +16,7 @@ writes logs and samples; see :mod:`gan_jax.run`.
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -77,7 +78,29 @@ def initialize(
       f"could not join the distributed runtime ({e}); check --coordinator "
       "and that every process was started"
     ) from None
+  _no_compilation_cache_on_cpu()
   return True
+
+
+def _no_compilation_cache_on_cpu() -> None:
+  """Turns JAX's persistent compilation cache off in a multi-process run on
+  CPU with JAX 0.12 or later. With JAX 0.12.1 such processes, when they load
+  their step from a warm cache, hang in its first all-reduce (gloo) and
+  ignore SIGTERM there; JAX 0.10.2 and 0.11.2 run them. On CPU the cache
+  saves seconds; the run must not hang."""
+  if (
+    jax.__version_info__ < (0, 12)
+    or jax.default_backend() != "cpu"
+    or not jax.config.jax_enable_compilation_cache
+  ):
+    return
+  jax.config.update("jax_enable_compilation_cache", False)
+  if jax.config.jax_compilation_cache_dir and jax.process_index() == 0:
+    print(
+      "note: JAX's persistent compilation cache is off in this multi-process "
+      "CPU run (a cached program hangs such runs on JAX 0.12)",
+      file=sys.stderr,
+    )
 
 
 def agreed_config(read: Callable[[], Any]):

@@ -99,10 +99,21 @@ def _start(
   ]
 
 
-def _finish(procs: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
+def _finish(
+  procs: list[subprocess.Popen], timeout: float = 300
+) -> list[tuple[int, str, str]]:
+  """Each process's exit code, stdout and stderr; fails the test, with all
+  of them killed, when one has not ended within ``timeout`` seconds (a
+  process stuck in a collective ignores SIGTERM)."""
   outputs = []
+  deadline = time.monotonic() + timeout
   for p in procs:
-    out, err = p.communicate(timeout=300)
+    try:
+      out, err = p.communicate(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+      for q in procs:
+        q.kill()
+      pytest.fail(f"a process of the run was still running after {timeout} s")
     outputs.append((p.returncode, out, err))
   return outputs
 
@@ -208,6 +219,26 @@ def test_preemption_of_one_process_stops_all_at_one_checkpoint(tmp_path):
   assert stopped_at % 2 == 0  # Agreed at a log step (log_every=2).
   saved = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir())
   assert saved == [stopped_at]
+
+
+def test_a_run_over_a_warm_compilation_cache_does_not_hang(
+  tmp_path, monkeypatch
+):
+  """The same two-process run twice over one persistent compilation cache.
+  On JAX 0.12.1 the second one loaded its programs from the cache and hung
+  in its first all-reduce; the train command turns the cache off there."""
+  monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "xla"))
+  for name in ("cold", "warm"):
+    outputs = _finish(
+      _start(tmp_path / name, 2, 2, "steps=2", "sample_every=2"), timeout=150
+    )
+    for code, _, err in outputs:
+      assert code == 0, err[-2000:]
+    steps = [
+      json.loads(line)["step"]
+      for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == [2]
 
 
 @pytest.mark.parametrize(
