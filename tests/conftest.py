@@ -27,7 +27,8 @@ _fresh_dir("GAN_JAX_CACHE", "gan_jax_cache_")
 _fresh_dir("TFDS_DATA_DIR", "gan_jax_tfds_")
 # JAX's persistent compilation cache, fresh for the session: tests build the
 # same small steps again and again, in this process and in the train
-# commands they start, and each is then compiled once.
+# commands they start, and each is then compiled once (but in multi-process
+# commands on JAX 0.12, which turn the cache off: gan_jax.distributed).
 _fresh_dir("JAX_COMPILATION_CACHE_DIR", "gan_jax_xla_")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # Under pytest-xdist the workers inherit the directories above from the
