@@ -16,7 +16,9 @@ writes logs and samples; see :mod:`gan_jax.run`.
 import hashlib
 import json
 import os
+import socket
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +32,9 @@ from gan_jax.errors import ConfigError, UserError
 PER_PROCESS = frozenset(
   {"data.dir", "data.threads", "data.buffer", "data.in_memory"}
 )
+# How long a process waits for process 0's coordinator: JAX's own wait
+# (``initialization_timeout``).
+COORDINATOR_WAIT_S = 300.0
 
 
 def settings(coordinator, num_processes, process_id) -> dict:
@@ -71,6 +76,8 @@ def initialize(
       "--coordinator, --num-processes and --process-id together (or use "
       "--distributed alone on TPU, SLURM or Open MPI)"
     )
+  if kwargs.get("process_id", 0) != 0:
+    wait_for_coordinator(kwargs["coordinator_address"])
   try:
     jax.distributed.initialize(**kwargs)
   except (RuntimeError, ValueError) as e:
@@ -80,6 +87,34 @@ def initialize(
     ) from None
   _no_compilation_cache_on_cpu()
   return True
+
+
+def wait_for_coordinator(address: str, seconds: float | None = None) -> None:
+  """Waits until ``address`` (HOST:PORT, where process 0 serves JAX's
+  coordinator) accepts a connection, for up to ``seconds``
+  (:data:`COORDINATOR_WAIT_S`). Without it a wrong address, or a process 0
+  that never started, ends in JAX aborting the process after as long, with
+  a C++ stack trace that blames another task."""
+  seconds = COORDINATOR_WAIT_S if seconds is None else seconds
+  host, _, port = address.rpartition(":")
+  if not host or not port.isdigit():
+    raise ConfigError(
+      f"--coordinator {address} is not HOST:PORT; give process 0's address "
+      "and a port, e.g. 127.0.0.1:1234"
+    )
+  deadline = time.monotonic() + seconds
+  while True:
+    try:
+      with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+        return
+    except OSError:
+      if time.monotonic() >= deadline:
+        raise ConfigError(
+          f"nothing answered at --coordinator {address} in {seconds:g} s; "
+          "start process 0 with the same --coordinator (it serves there), "
+          "or correct the address"
+        ) from None
+      time.sleep(0.5)
 
 
 def _no_compilation_cache_on_cpu() -> None:

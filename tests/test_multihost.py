@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from gan_jax import config, run
+from gan_jax.errors import ConfigError
 from tests.helpers import trees_differ
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -289,3 +290,41 @@ def test_incomplete_distributed_flags_are_one_line_exit_2(tmp_path, capsys):
   assert code == 2 and err.count("\n") == 0
   assert "without num_processes, process_id" in err
   assert not (tmp_path / "run").exists()
+
+
+def test_a_process_without_its_coordinator_says_so_in_one_line(
+  tmp_path, capsys, monkeypatch
+):
+  """Process 1 waits for process 0's coordinator; an address where nothing
+  answers is one line and exit 2, not JAX's abort after 300 s."""
+  from gan_jax import distributed, train  # pylint: disable=g-import-not-at-top
+
+  with socket.socket() as server:
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    address = f"127.0.0.1:{server.getsockname()[1]}"
+    distributed.wait_for_coordinator(address, seconds=1)  # It answers.
+  monkeypatch.setattr(distributed, "COORDINATOR_WAIT_S", 1.5)
+  start = time.monotonic()
+  code = train.main(
+    [
+      "--config",
+      str(ROOT / "experiments" / "dcgan_digits.py"),
+      "--workdir",
+      str(tmp_path / "run"),
+      "--coordinator",
+      address,
+      "--num-processes",
+      "2",
+      "--process-id",
+      "1",
+    ]
+  )
+  waited = time.monotonic() - start
+  err = capsys.readouterr().err.strip()
+  assert code == 2 and err.count("\n") == 0, err
+  assert f"nothing answered at --coordinator {address} in 1.5 s" in err
+  assert 1.5 <= waited < 30
+  assert not (tmp_path / "run").exists()
+  with pytest.raises(ConfigError, match="is not HOST:PORT"):
+    distributed.wait_for_coordinator("127.0.0.1", seconds=1)
