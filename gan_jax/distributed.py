@@ -99,8 +99,8 @@ def wait_for_coordinator(address: str, seconds: float | None = None) -> None:
   host, _, port = address.rpartition(":")
   if not host or not port.isdigit():
     raise ConfigError(
-      f"--coordinator {address} is not HOST:PORT; give process 0's address "
-      "and a port, e.g. 127.0.0.1:1234"
+      f"the coordinator address {address} is not HOST:PORT; give process "
+      "0's address and a port, e.g. --coordinator 127.0.0.1:1234"
     )
   deadline = time.monotonic() + seconds
   while True:
@@ -110,9 +110,9 @@ def wait_for_coordinator(address: str, seconds: float | None = None) -> None:
     except OSError:
       if time.monotonic() >= deadline:
         raise ConfigError(
-          f"nothing answered at --coordinator {address} in {seconds:g} s; "
-          "start process 0 with the same --coordinator (it serves there), "
-          "or correct the address"
+          f"nothing answered at the coordinator address {address} in "
+          f"{seconds:g} s; start process 0 with the same address (it serves "
+          "there), or correct it"
         ) from None
       time.sleep(0.5)
 

@@ -323,7 +323,9 @@ def test_a_process_without_its_coordinator_says_so_in_one_line(
   waited = time.monotonic() - start
   err = capsys.readouterr().err.strip()
   assert code == 2 and err.count("\n") == 0, err
-  assert f"nothing answered at --coordinator {address} in 1.5 s" in err
+  assert (
+    f"nothing answered at the coordinator address {address} in 1.5 s" in err
+  )
   assert 1.5 <= waited < 30
   assert not (tmp_path / "run").exists()
   with pytest.raises(ConfigError, match="is not HOST:PORT"):
