@@ -273,19 +273,23 @@ def test_processes_that_disagree_on_the_config_all_stop_at_once(
   assert not workdir.exists()
 
 
-def test_incomplete_distributed_flags_are_one_line_exit_2(tmp_path, capsys):
+def _train_here(workdir: Path, *flags: str) -> int:
+  """The train command's exit code, run in this process with ``flags``."""
   from gan_jax import train  # pylint: disable=g-import-not-at-top
 
-  code = train.main(
+  return train.main(
     [
       "--config",
       str(ROOT / "experiments" / "dcgan_digits.py"),
       "--workdir",
-      str(tmp_path / "run"),
-      "--coordinator",
-      "127.0.0.1:1234",
+      str(workdir),
+      *flags,
     ]
   )
+
+
+def test_incomplete_distributed_flags_are_one_line_exit_2(tmp_path, capsys):
+  code = _train_here(tmp_path / "run", "--coordinator", "127.0.0.1:1234")
   err = capsys.readouterr().err.strip()
   assert code == 2 and err.count("\n") == 0
   assert "without num_processes, process_id" in err
@@ -297,7 +301,7 @@ def test_a_process_without_its_coordinator_says_so_in_one_line(
 ):
   """Process 1 waits for process 0's coordinator; an address where nothing
   answers is one line and exit 2, not JAX's abort after 300 s."""
-  from gan_jax import distributed, train  # pylint: disable=g-import-not-at-top
+  from gan_jax import distributed  # pylint: disable=g-import-not-at-top
 
   with socket.socket() as server:
     server.bind(("127.0.0.1", 0))
@@ -306,19 +310,14 @@ def test_a_process_without_its_coordinator_says_so_in_one_line(
     distributed.wait_for_coordinator(address, seconds=1)  # It answers.
   monkeypatch.setattr(distributed, "COORDINATOR_WAIT_S", 1.5)
   start = time.monotonic()
-  code = train.main(
-    [
-      "--config",
-      str(ROOT / "experiments" / "dcgan_digits.py"),
-      "--workdir",
-      str(tmp_path / "run"),
-      "--coordinator",
-      address,
-      "--num-processes",
-      "2",
-      "--process-id",
-      "1",
-    ]
+  code = _train_here(
+    tmp_path / "run",
+    "--coordinator",
+    address,
+    "--num-processes",
+    "2",
+    "--process-id",
+    "1",
   )
   waited = time.monotonic() - start
   err = capsys.readouterr().err.strip()
