@@ -3,9 +3,12 @@
 A plain PyTorch DCGAN written the usual way (the PyTorch DCGAN example):
 transposed convolutions with a 4×4 kernel, stride 2, padding 1, the first
 one from z as a 1×1 → 4×4 transposed convolution, BatchNorm, Adam(2e-4, 0.5,
-0.999), non-saturating BCE. One step: the generator makes one fake batch;
+0.999), non-saturating BCE. One step: the generator makes a fake batch;
 the discriminator is updated on the real and the detached fake batch; the
-generator is updated through the updated discriminator on that same fake.
+generator is updated through the updated discriminator, on that same fake
+batch (``reuse_fakes``, the PyTorch DCGAN example's step) or on a fake batch
+of fresh noise (as gan_jax's step does by default, and StudioGAN's and
+StyleGAN2-ADA's).
 """
 
 import torch
@@ -58,6 +61,7 @@ class Workload:
     device,
     compile_,
     precision="float32",
+    reuse_fakes=True,
   ):
     self.g = generator(resolution, latent_dim, width).to(device)
     self.d = discriminator(resolution, width).to(device)
@@ -67,7 +71,7 @@ class Workload:
     self.batch, self.latent_dim, self.device = batch, latent_dim, device
     self.ones = torch.ones(batch, device=device)
     self.zeros = torch.zeros(batch, device=device)
-    self.compiled = compile_
+    self.compiled, self.reuse_fakes = compile_, reuse_fakes
     # Mixed precision as PyTorch does it: autocast around the forward
     # passes and losses; parameters, gradients and Adam stay float32.
     self.precision, self.autocast = precision, precision == "bfloat16"
@@ -83,8 +87,9 @@ class Workload:
 
   def step(self, real):
     z = torch.randn(self.batch, self.latent_dim, 1, 1, device=self.device)
+    with self._forward(), torch.set_grad_enabled(self.reuse_fakes):
+      fake = self.g(z)  # Its graph is kept only for the G update.
     with self._forward():
-      fake = self.g(z)
       d_loss = self.bce(self.d(real), self.ones) + self.bce(
         self.d(fake.detach()), self.zeros
       )
@@ -97,6 +102,10 @@ class Workload:
     # requires_grad, not backward(inputs=...), so that a compiled D gets a
     # backward graph without them too.
     self.d.requires_grad_(False)
+    if not self.reuse_fakes:
+      z = torch.randn(self.batch, self.latent_dim, 1, 1, device=self.device)
+      with self._forward():
+        fake = self.g(z)
     with self._forward():
       g_loss = self.bce(self.d(fake), self.ones)
     self.g_opt.zero_grad(set_to_none=True)

@@ -21,12 +21,14 @@ state. Both train on the same fixed batch already on the device (the input
 pipeline has its own benchmark). Printed per implementation:
 
 - img/s: images per second of training, the median over repeats, and its
-  ratio to PyTorch's in the same precision where that was timed
-  (``--torch-precision bfloat16`` is PyTorch's autocast), else to the first
-  PyTorch precision's. Each worker sends a call before it waits for the one
-  before, as a train loop that waits only to log does (JAX dispatches
-  asynchronously, as do PyTorch's GPU kernels; PyTorch on CPU is done when
-  its call returns);
+  ratio to PyTorch's doing the same work: the same ``--reuse-fakes`` (the G
+  update on the D update's fakes, or on a fake batch of fresh noise, which
+  is one G forward pass more and gan_jax's default), in the same precision
+  where that was timed (``--torch-precision bfloat16`` is PyTorch's
+  autocast), else in the first PyTorch precision. Each worker sends a call
+  before it waits for the one before, as a train loop that waits only to
+  log does (JAX dispatches asynchronously, as do PyTorch's GPU kernels;
+  PyTorch on CPU is done when its call returns);
 - FLOP/img: FLOPs per image of one step, gan_jax's from XLA's cost analysis
   of the compiled step, PyTorch's from ``torch.utils.flop_counter``. With
   Winograd convolutions (``--conv-impl winograd``, the default on CPU) the
@@ -251,7 +253,7 @@ class JaxWorker:
       + stats.temp_size_in_bytes
       - stats.alias_size_in_bytes
     ) / 2**20
-    self.precision = args.precision
+    self.precision, self.reuse_fakes = args.precision, args.reuse_fakes
     self.step_count, self.pending = 0, None
     for k in args.steps_per_call:
       self.run(k)
@@ -306,6 +308,7 @@ class JaxWorker:
       "compile_s": self.compile_s,
       "conv_impl": self.impl,
       "precision": self.precision,
+      "reuse_fakes": self.reuse_fakes,
       "version": f"JAX {self.jax.__version__}",
       "device": str(self.jax.devices()[0].device_kind),
       **self.memory(),
@@ -352,6 +355,7 @@ class TorchWorker:
       self.device,
       args.torch_compile,
       args.torch_precision,
+      args.reuse_fakes,
     )
     res = w["resolution"]
     torch.manual_seed(0)
@@ -362,7 +366,13 @@ class TorchWorker:
     # FLOPs per image do not depend on the batch: count 8 images, eagerly.
     with FlopCounterMode(display=False) as counter:
       torch_dcgan.Workload(
-        w["resolution"], w["latent_dim"], w["width"], 8, "cpu", False
+        w["resolution"],
+        w["latent_dim"],
+        w["width"],
+        8,
+        "cpu",
+        False,
+        reuse_fakes=args.reuse_fakes,
       ).step(torch.rand(8, 3, res, res) * 2 - 1)
     self.flops = counter.get_total_flops() / 8
     self.pending = None
@@ -430,6 +440,7 @@ class TorchWorker:
       + (" + torch.compile" if self.workload.compiled else "")
       + (" + autocast(bfloat16)" if self.workload.autocast else ""),
       "precision": self.workload.precision,
+      "reuse_fakes": self.workload.reuse_fakes,
       "device": self.device,
       **memory,
     }
@@ -516,8 +527,9 @@ LIST_OPTIONS = {
   "--reuse-fakes": (
     ("no", "yes"),
     (
-      " (gan_jax's reuse_fakes: G updated on the D update's fakes, as the "
-      "PyTorch reference does)"
+      " (G updated on the D update's fakes, gan_jax's reuse_fakes and the "
+      "PyTorch DCGAN example's step, or on fresh noise's, gan_jax's "
+      "default; PyTorch does the same as gan_jax in every row)"
     ),
   ),
   "--torch-precision": (
@@ -617,12 +629,16 @@ def main() -> None:
   def allocator(malloc):
     return "" if malloc == "glibc" else f", {malloc}"
 
+  def fakes(reuse):
+    return ", reuse fakes" if reuse == "yes" else ""
+
   for impl in args.conv_impl:
     for precision in args.precision:
       for reuse in args.reuse_fakes:
         for malloc in args.malloc:
-          extra = ", reuse fakes" if reuse == "yes" else ""
-          name = f"gan_jax ({impl}, {precision}{extra}{allocator(malloc)})"
+          name = (
+            f"gan_jax ({impl}, {precision}{fakes(reuse)}{allocator(malloc)})"
+          )
           workers[name] = Worker(
             name,
             "jax",
@@ -632,19 +648,30 @@ def main() -> None:
             malloc,
           )
   jax_names = list(workers)
+  # PyTorch does the same work as each gan_jax row: its step with fakes
+  # reused, or with a fake batch of fresh noise for the G update.
   torch_runs = (
     []
     if args.no_torch
     else [
-      (f"torch ({precision}{allocator(malloc)})", precision, malloc)
+      (
+        f"torch ({precision}{fakes(reuse)}{allocator(malloc)})",
+        precision,
+        reuse,
+        malloc,
+      )
       for precision in args.torch_precision
+      for reuse in args.reuse_fakes
       for malloc in args.malloc
     ]
   )
-  torch_names = [name for name, _, _ in torch_runs]
-  for name, precision, malloc in torch_runs:
+  torch_names = [run[0] for run in torch_runs]
+  for name, precision, reuse, malloc in torch_runs:
     workers[name] = Worker(
-      name, "torch", argv + ["--torch-precision", precision], malloc
+      name,
+      "torch",
+      argv + ["--torch-precision", precision, "--reuse-fakes", reuse],
+      malloc,
     )
   for w in workers.values():
     w.ready()
@@ -694,20 +721,26 @@ def main() -> None:
   )
   print(header)
   print("|" + " --- |" * (header.count("|") - 1))
-  torch_rates = {}  # By precision: the fastest allocator's.
+  torch_rates = {}  # By precision and reuse_fakes: the fastest allocator's.
   for name in torch_names:
-    precision = info[name]["precision"]
+    run = info[name]["precision"], info[name]["reuse_fakes"]
     rate = statistics.median(rates[name, 1])
-    torch_rates[precision] = max(rate, torch_rates.get(precision, 0))
+    torch_rates[run] = max(rate, torch_rates.get(run, 0))
 
-  def torch_rate_for(precision):
-    """PyTorch's rate in this precision where timed, else in the first."""
-    return torch_rates.get(precision, torch_rates.get(args.torch_precision[0]))
+  def torch_rate_for(i):
+    """PyTorch's rate for the same work as the worker whose info is ``i``
+    (fakes reused or not), in its precision where timed, else in the
+    first."""
+    reuse = i["reuse_fakes"]
+    return torch_rates.get(
+      (i["precision"], reuse),
+      torch_rates.get((args.torch_precision[0], reuse)),
+    )
 
   rows = []
   for (name, k), values in rates.items():
     rate, i = statistics.median(values), info[name]
-    torch_rate = torch_rate_for(i["precision"])
+    torch_rate = torch_rate_for(i)
     flop_s = rate * i["flops"]
     # Winograd rows: executed / direct-convolution FLOPs (effective rate).
     direct = i.get("direct_flops", i["flops"])
@@ -730,7 +763,9 @@ def main() -> None:
     label = (
       name
       if name in jax_names
-      else i["version"] + allocator(workers[name].malloc)
+      else i["version"]
+      + fakes("yes" if i["reuse_fakes"] else "no")
+      + allocator(workers[name].malloc)
     )
     ratio = rate / torch_rate if torch_rate else None
     rows.append(
@@ -766,7 +801,7 @@ def main() -> None:
     with open(args.json, "a") as f:
       f.writelines(json.dumps(row) + "\n" for row in rows)
   jax_rate = statistics.median(rates[jax_names[0], args.steps_per_call[0]])
-  torch_rate = torch_rate_for(info[jax_names[0]]["precision"])
+  torch_rate = torch_rate_for(info[jax_names[0]])
   last = f"{args.workload} gan_jax={jax_rate:.1f}"
   if torch_rate:
     last += f" torch={torch_rate:.1f} ratio={jax_rate / torch_rate:.2f}"
