@@ -355,7 +355,7 @@ class TorchWorker:
       self.device,
       args.torch_compile,
       args.torch_precision,
-      args.reuse_fakes,
+      reuse_fakes=args.reuse_fakes,
     )
     res = w["resolution"]
     torch.manual_seed(0)
@@ -629,15 +629,16 @@ def main() -> None:
   def allocator(malloc):
     return "" if malloc == "glibc" else f", {malloc}"
 
-  def fakes(reuse):
-    return ", reuse fakes" if reuse == "yes" else ""
+  def fakes(reuse: bool) -> str:
+    return ", reuse fakes" if reuse else ""
 
   for impl in args.conv_impl:
     for precision in args.precision:
       for reuse in args.reuse_fakes:
         for malloc in args.malloc:
           name = (
-            f"gan_jax ({impl}, {precision}{fakes(reuse)}{allocator(malloc)})"
+            f"gan_jax ({impl}, {precision}{fakes(reuse == 'yes')}"
+            f"{allocator(malloc)})"
           )
           workers[name] = Worker(
             name,
@@ -655,7 +656,7 @@ def main() -> None:
     if args.no_torch
     else [
       (
-        f"torch ({precision}{fakes(reuse)}{allocator(malloc)})",
+        f"torch ({precision}{fakes(reuse == 'yes')}{allocator(malloc)})",
         precision,
         reuse,
         malloc,
@@ -764,7 +765,7 @@ def main() -> None:
       name
       if name in jax_names
       else i["version"]
-      + fakes("yes" if i["reuse_fakes"] else "no")
+      + fakes(i["reuse_fakes"])
       + allocator(workers[name].malloc)
     )
     ratio = rate / torch_rate if torch_rate else None
