@@ -288,7 +288,19 @@ def test_after_keeps_every_bit_and_its_dependence_survives_xla():
   y = np.random.default_rng(1).normal(size=(4, 4)).astype(np.float32) * 1e30
   got = np.asarray(after(x, y))
   np.testing.assert_array_equal(got.view(np.uint32), x.view(np.uint32))
-  y[0, 0] = np.inf
+  y[2, 2] = np.inf
+  assert np.isnan(np.asarray(after(x, y))).all()
+
+
+def test_after_depends_on_a_padded_array_through_its_data():
+  """A transposed convolution's output gradient reaches ``_after`` padded
+  back to the uncropped output. XLA folds an element of the padding to a
+  constant, and the dependence with it: ``_after`` must read the data."""
+  after = jax.jit(lambda x, y: matmul_conv._after(x, jnp.pad(y, 1)))
+  x = np.ones((16, 8), np.float32)
+  y = np.ones((4, 6, 6, 4), np.float32)
+  np.testing.assert_array_equal(after(x, y), x)
+  y[...] = np.inf
   assert np.isnan(np.asarray(after(x, y))).all()
 
 
