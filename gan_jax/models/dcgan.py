@@ -36,7 +36,12 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.models import conditioning, matmul_conv, minibatch, winograd
-from gan_jax.models.layers import normalization, spectral, weight_init
+from gan_jax.models.layers import (
+  leaky_relu,
+  normalization,
+  spectral,
+  weight_init,
+)
 
 
 def conv_layers(impl: str, dtype=None):
@@ -166,13 +171,13 @@ class Discriminator(nn.Module):
         feature_axes=(-3, -2, -1),
         dtype=self.dtype,
       )(x)
-      return nn.leaky_relu(x, 0.2)
+      return leaky_relu(x, 0.2)
 
     c = self.width
     x = Conv(
       c, (4, 4), strides=(2, 2), padding="SAME", kernel_init=weight_init
     )(x)
-    x = nn.leaky_relu(x, 0.2)
+    x = leaky_relu(x, 0.2)
     for _ in range(self.extra_layers):
       x = block(x, c, (3, 3), (1, 1))
     for _ in range(num_blocks(self.resolution) - 1):

@@ -1,10 +1,12 @@
 """Small layer helpers shared by the Flax models."""
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 # DCGAN (Radford et al. 2016): weights drawn from N(0, 0.02).
 weight_init = nn.initializers.normal(0.02)
@@ -42,6 +44,28 @@ def normalization(
   if kind == "none":
     return lambda x: x
   raise ValueError(f"unknown normalization {kind!r}")
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def leaky_relu(x: jax.Array, negative_slope: float) -> jax.Array:
+  """``nn.leaky_relu``, whose derivative reads the output, not the input.
+
+  For a positive slope, ``y ≥ 0`` exactly where ``x ≥ 0`` (but for inputs
+  within a denormal of 0, where ``slope·x`` rounds to -0), so the backward
+  pass can take the sign from the output, which the next layer keeps for
+  its own gradient. Taken from the input, XLA keeps the input as well: for
+  dcgan64's discriminator at batch 256, its first convolution's 128 MB
+  output beside the activation, for the real and the fake batch
+  (benchmarks/README.md).
+  """
+  return jnp.where(x >= 0, x, negative_slope * x)
+
+
+@leaky_relu.defjvp
+def _leaky_relu_jvp(negative_slope, primals, tangents):
+  y = leaky_relu(primals[0], negative_slope)
+  (t,) = tangents
+  return y, jnp.where(y >= 0, t, negative_slope * t)
 
 
 def spectral(layer: nn.Module, enabled: bool, train: bool) -> Callable:
