@@ -378,19 +378,6 @@ def _correlate_bwd(geo, view, precision, residuals, g):
 _correlate.defvjp(_correlate_fwd, _correlate_bwd)
 
 
-def _after_kernel(grad_input, grad_kernel):
-  """The input's gradient, made to depend on the kernel's, so that XLA
-  takes the kernel's gradient while the transformed arrays it reads are
-  alive, not at the end of the step (see ``matmul_conv._after``).
-
-  For the transposed convolution only, a generator's layer, whose two
-  gradients the G update needs. A discriminator's convolution needs only
-  its input's in the G update, and only its kernel's in the D update: tied,
-  each update would compute the other gradient for nothing.
-  """
-  return matmul_conv._after(grad_input, grad_kernel)
-
-
 def _transposed(matrices):
   return [m.T for m in matrices]
 
@@ -423,8 +410,13 @@ def _correlate_t_bwd(geo, xv_shape, precision, residuals, z):
   grad_kt = _transform_kernel_adjoint(
     _transposed(_kernel_grads(v, g, precision)), geo
   )
+  # The input's gradient waits for the kernel's, so that XLA takes the
+  # kernel's while v and g are alive, not at the end of the step (as
+  # matmul_conv's does). Not in _correlate_bwd: a discriminator's layer
+  # needs only its input's gradient in the G update and only its kernel's
+  # in the D update, and tied, each would compute the other for nothing.
   grad_y = _forward(v, u, geo, z.shape[0], precision)
-  return _after_kernel(grad_y, grad_kt), grad_kt
+  return matmul_conv._after(grad_y, grad_kt), grad_kt
 
 
 _correlate_t.defvjp(_correlate_t_fwd, _correlate_t_bwd)
