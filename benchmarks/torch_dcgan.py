@@ -85,10 +85,16 @@ class Workload:
       self.device_type, dtype=torch.bfloat16, enabled=self.autocast
     )
 
-  def step(self, real):
+  def _fakes(self, graph: bool):
+    """G's output on a batch of fresh noise, with its autograd graph if
+    ``graph``."""
     z = torch.randn(self.batch, self.latent_dim, 1, 1, device=self.device)
-    with self._forward(), torch.set_grad_enabled(self.reuse_fakes):
-      fake = self.g(z)  # Its graph is kept only for the G update.
+    with self._forward(), torch.set_grad_enabled(graph):
+      return self.g(z)
+
+  def step(self, real):
+    # The D update's fakes keep their graph only for a G update on them.
+    fake = self._fakes(graph=self.reuse_fakes)
     with self._forward():
       d_loss = self.bce(self.d(real), self.ones) + self.bce(
         self.d(fake.detach()), self.zeros
@@ -103,9 +109,7 @@ class Workload:
     # backward graph without them too.
     self.d.requires_grad_(False)
     if not self.reuse_fakes:
-      z = torch.randn(self.batch, self.latent_dim, 1, 1, device=self.device)
-      with self._forward():
-        fake = self.g(z)
+      fake = self._fakes(graph=True)
     with self._forward():
       g_loss = self.bce(self.d(fake), self.ones)
     self.g_opt.zero_grad(set_to_none=True)
