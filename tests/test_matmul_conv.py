@@ -292,6 +292,17 @@ def test_after_keeps_every_bit_and_its_dependence_survives_xla():
   assert np.isnan(np.asarray(after(x, y))).all()
 
 
+def test_after_depends_on_every_array_it_is_given():
+  after = jax.jit(matmul_conv._after)
+  x = np.ones((16, 8), np.float32)
+  ys = [np.ones((3, 5), np.float32), np.ones((4,), np.float32)]
+  np.testing.assert_array_equal(after(x, *ys), x)
+  for i in range(2):
+    bad = [y.copy() for y in ys]
+    bad[i][...] = np.inf
+    assert np.isnan(np.asarray(after(x, *bad))).all()
+
+
 def test_after_depends_on_a_padded_array_through_its_data():
   """A transposed convolution's output gradient reaches ``_after`` padded
   back to the uncropped output. XLA folds an element of the padding to a
