@@ -200,8 +200,8 @@ def test_an_update_overwrites_a_transposed_kernel_in_place():
     grads = jax.grad(loss)(params)
     return jax.tree.map(lambda p, g: p - 0.1 * g, params, grads)
 
-  text = jax.jit(sgd, donate_argnums=0).lower(params, target).compile()
-  text = text.as_text()
+  compiled = jax.jit(sgd, donate_argnums=0).lower(params, target).compile()
+  text = compiled.as_text()
   entry = text[text.index("\nENTRY") :]
   kernels = re.findall(r"%(\S+) = f32\[4,4,8,32\]\S* parameter\(", entry)
   assert len(kernels) == 1
