@@ -6,6 +6,7 @@
         [--reuse-fakes no,yes] [--torch-precision float32,bfloat16]
         [--malloc glibc,glibc-small-pages,jemalloc,tcmalloc]
         [--torch-compile] [--torch-device cpu] [--no-torch]
+        [--torch-python PYTHON]
 
 Workloads (the performance issue defines them): `dcgan32`, G z(128) →
 4×4×512 → 8×8×256 → 16×16×128 → 32×32×3 with 4×4 stride-2 transposed
@@ -70,6 +71,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -467,6 +469,7 @@ def worker(args) -> None:
       reply = {
         **impl.info(),
         "peak_rss_mb": _peak_mb(),
+        "python": platform.python_version(),
         "base_rss_mb": impl.base_rss,
         "ready_rss_mb": impl.ready_rss,
         "peak_reset": impl.peak_reset,
@@ -482,14 +485,19 @@ class Worker:
   so that several workers compile at the same time."""
 
   def __init__(
-    self, name: str, kind: str, argv: list[str], malloc: str = "glibc"
+    self,
+    name: str,
+    kind: str,
+    argv: list[str],
+    malloc: str = "glibc",
+    python: str = sys.executable,
   ):
     self.name, self.kind, self.malloc = name, kind, malloc
     env = {**os.environ, **_malloc_env(malloc)}
     # Several processes share one GPU: JAX must not take 75% of it up front.
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     self.proc = subprocess.Popen(
-      [sys.executable, os.path.abspath(__file__), *argv, "--worker", kind],
+      [python, os.path.abspath(__file__), *argv, "--worker", kind],
       stdin=subprocess.PIPE,
       stdout=subprocess.PIPE,
       text=True,
@@ -606,6 +614,13 @@ def main() -> None:
   parser.add_argument("--torch-compile", action="store_true")
   parser.add_argument("--torch-device", default="cpu")
   parser.add_argument("--no-torch", action="store_true")
+  parser.add_argument(
+    "--torch-python",
+    default=sys.executable,
+    help="the Python that runs the PyTorch workers (default: this one); "
+    "it needs torch and this project installed. PyTorch's CPU wheel may "
+    "exist only for another Python version than the JAX under test",
+  )
   parser.add_argument("--json", help="append the results to this file")
   parser.add_argument(
     "--worker", choices=["jax", "torch"], help=argparse.SUPPRESS
@@ -623,6 +638,12 @@ def main() -> None:
 
   for malloc in args.malloc:
     _malloc_env(malloc)  # Missing libraries stop the run before it starts.
+  torch_python = shutil.which(args.torch_python)
+  if not (args.no_torch or torch_python):
+    parser.error(
+      f"--torch-python: {args.torch_python} is not an executable file; "
+      "give the path of a Python that has torch installed"
+    )
   argv = sys.argv[1:]
   workers = {}
 
@@ -673,6 +694,7 @@ def main() -> None:
       "torch",
       argv + ["--torch-precision", precision, "--reuse-fakes", reuse],
       malloc,
+      torch_python,
     )
   for w in workers.values():
     w.ready()
@@ -706,7 +728,9 @@ def main() -> None:
     f"{args.workload}, batch {args.batch}, "
     f"{cpu}, {os.cpu_count()} CPUs, "
     f"{info[jax_names[0]]['device']}; "
-    + ", ".join(sorted({i["version"] for i in info.values()}))
+    + ", ".join(
+      sorted({f"{i['version']} (Python {i['python']})" for i in info.values()})
+    )
   )
   size = "8192²" if gpu else "2048²"
   print(
@@ -775,6 +799,7 @@ def main() -> None:
         "batch": args.batch,
         "cpu": cpu,
         "implementation": label,
+        "python": i["python"],
         "steps_per_call": k,
         "img_s": rate,
         "img_s_repeats": values,
