@@ -64,14 +64,14 @@ def conv(
   transpose of the input or the kernel.
   """
   ks = kernel.shape[:2]
-  (b, _, _, c), o = x.shape, kernel.shape[-1]
-  (sh, sw) = strides
+  b, o = x.shape[0], kernel.shape[-1]
+  sh = strides[0]
   pads, (ho, wo) = _conv_outputs(x.shape[1:3], ks, strides, padding)
   if _nothing_to_compute(x, kernel, (ho, wo)):
     return _zeros_as_lax(lax.conv_general_dilated, x, kernel, strides, padding)
   (mh, mw) = ms = _taps(ks, strides)
-  x = _pad_for_outputs(x, strides, ms, (ho, wo), pads)
-  x = x.reshape(b, ho + mh - 1, sh, wo + mw - 1, sw * c)
+  config = _pad_config(x.shape, strides, ms, (ho, wo), pads)
+  x = _super_pixels(x, (config, strides))
   kernel = _pad_kernel(kernel, ms, strides)
   geometry = (mh, sh, mw, ho, wo)
   y = _patch_matmul(x, kernel, geometry, precision)
@@ -364,19 +364,24 @@ def _zeros_as_lax(lax_fn, x, kernel, strides, padding):
   return jnp.zeros(out.shape, x.dtype)
 
 
-def _pad_for_outputs(x, strides, ms, outs, pads):
-  """``x`` padded (or cropped) on each side to exactly (out + m - 1)·s rows
-  and columns: the super-pixels that ``outs`` outputs of m taps read."""
-  config = _pad_config(x.shape, strides, ms, outs, pads)
-  return lax.pad(x, jnp.zeros((), x.dtype), config)
-
-
 def _pad_config(shape, strides, ms, outs, pads):
-  """:func:`_pad_for_outputs`' ``lax.pad`` configuration, as a tuple."""
+  """The ``lax.pad`` configuration, as a tuple, that pads (or crops) an
+  input of ``shape`` on each side to exactly (out + m - 1)·s rows and
+  columns: the super-pixels that ``outs`` outputs of m taps read."""
   config = [(0, 0, 0)]
   for n, s, m, q, (lo, _) in zip(shape[1:3], strides, ms, outs, pads):
     config.append((lo, (q + m - 1) * s - n - lo, 0))
   return (*config, (0, 0, 0))
+
+
+def _super_pixels(x, view):
+  """``x`` padded (or cropped) by ``view``'s configuration (from
+  :func:`_pad_config`) and viewed as (b, rows/s_h, s_h, cols/s_w, s_w·C);
+  ``view`` is (configuration, (s_h, s_w))."""
+  config, (sh, sw) = view
+  x = lax.pad(x, jnp.zeros((), x.dtype), config)
+  b, h, w, c = x.shape
+  return x.reshape(b, h // sh, sh, w // sw, sw * c)
 
 
 def _pad_kernel(kernel, ms, strides):

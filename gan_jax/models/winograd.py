@@ -48,6 +48,7 @@ from gan_jax.models.matmul_conv import (
   _nothing_to_compute,
   _pad_config,
   _pad_kernel,
+  _super_pixels,
   _taps,
   _transposed_outputs,
   _zeros_as_lax,
@@ -333,15 +334,6 @@ def _kernel_grads(v, g, precision):
   # (gᵀ v)ᵀ, not vᵀ g: XLA:CPU runs a product with a transposed left
   # operand on a slower path (benchmarks/README.md).
   return [_dot(a.T, b, precision).T for a, b in zip(g, v)]
-
-
-def _super_pixels(x, view):
-  """``x`` padded (or cropped) by ``view``'s configuration and viewed as
-  (b, rows/s_h, s_h, cols/s_w, s_w·C)."""
-  config, (sh, sw) = view
-  x = lax.pad(x, jnp.zeros((), x.dtype), config)
-  b, h, w, c = x.shape
-  return x.reshape(b, h // sh, sh, w // sw, sw * c)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
