@@ -739,7 +739,8 @@ def main() -> None:
   )
   memory = "peak device memory (MB)" if gpu else "peak RSS (MB)"
   header = (
-    "| implementation | steps/call | img/s (median) | ratio | GFLOP/img "
+    "| implementation | steps/call | img/s, median (range) | ratio "
+    "| GFLOP/img "
     "| TFLOP/s | "
     + " | ".join(f"of {d} ceiling" for d in shown)
     + f" | {memory} | compile (s) |"
@@ -817,7 +818,7 @@ def main() -> None:
       }
     )
     print(
-      f"| {label} | {k} | {rate:.1f} | "
+      f"| {label} | {k} | {rate:.1f} ({min(values):.1f}–{max(values):.1f}) | "
       + (f"{ratio:.2f}" if ratio else "")
       + f" | {flops_cell} | {flop_s_cell} | "
       + " | ".join(share_cells)
