@@ -21,12 +21,13 @@ memory is its own, and take turns: every repeat times gan_jax for about
 state. Both train on the same fixed batch already on the device (the input
 pipeline has its own benchmark). Printed per implementation:
 
-- img/s: images per second of training, the median over repeats, and its
-  ratio to PyTorch's doing the same work: the same ``--reuse-fakes`` (the G
-  update on the D update's fakes, or on a fake batch of fresh noise, which
-  is one G forward pass more and gan_jax's default), in the same precision
-  where that was timed (``--torch-precision bfloat16`` is PyTorch's
-  autocast), else in the first PyTorch precision. Each worker sends a call
+- img/s: images per second of training, the median over repeats (the
+  slowest and fastest repeat beside it), and its ratio to PyTorch's doing
+  the same work: the same ``--reuse-fakes`` (the G update on the D
+  update's fakes, or on a fake batch of fresh noise, which is one G
+  forward pass more and gan_jax's default), in the same precision where
+  that was timed (``--torch-precision bfloat16`` is PyTorch's autocast),
+  else in the first PyTorch precision. Each worker sends a call
   before it waits for the one before, as a train loop that waits only to
   log does (JAX dispatches asynchronously, as do PyTorch's GPU kernels;
   PyTorch on CPU is done when its call returns);
