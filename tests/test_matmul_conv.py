@@ -315,16 +315,18 @@ def test_after_depends_on_a_padded_array_through_its_data():
   assert np.isnan(np.asarray(after(x, y))).all()
 
 
+@pytest.mark.parametrize("strides", [(2, 2), 2])
 @pytest.mark.parametrize(
   "ours,flax_module",
   [(matmul_conv.Conv, nn.Conv), (matmul_conv.ConvTranspose, nn.ConvTranspose)],
 )
-def test_modules_are_drop_in_replacements_for_flax(ours, flax_module):
+def test_modules_are_drop_in_replacements_for_flax(ours, flax_module, strides):
   x = jnp.asarray(
     np.random.default_rng(0).normal(size=(2, 8, 8, 6)), jnp.float32
   )
-  a = flax_module(5, (4, 4), strides=(2, 2), padding="SAME")
-  b = ours(5, (4, 4), strides=(2, 2), padding="SAME")
+  highest = jax.lax.Precision.HIGHEST
+  a = flax_module(5, (4, 4), strides=strides, padding="SAME", precision=highest)
+  b = ours(5, (4, 4), strides=strides, padding="SAME", precision=highest)
   params = a.init(jax.random.key(0), x)
   assert jax.tree.map(jnp.shape, b.init(jax.random.key(0), x)) == jax.tree.map(
     jnp.shape, params
@@ -338,6 +340,7 @@ def test_modules_are_drop_in_replacements_for_flax(ours, flax_module):
   np.testing.assert_allclose(
     b.apply(params, x), a.apply(params, x), rtol=1e-5, atol=1e-5
   )
+  assert "HIGHEST" in str(jax.make_jaxpr(b.apply)(params, x))
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ discriminator of ``(images, y)`` (:mod:`gan_jax.models.conditioning`).
 
 import inspect
 
-import jax
 import jax.numpy as jnp
 
 from gan_jax.config import ModelConfig
 from gan_jax.errors import ConfigError
 from gan_jax.models import dcgan, mlp, resnet
+from gan_jax.models.convolutions import conv_impl
 from gan_jax.models.model import Model, from_linen
 from gan_jax.models.packing import packed
 from gan_jax.registry import Registry
@@ -156,14 +156,6 @@ def build_resnet(
     resolution=res, spectral_norm=cfg.d_spectral_norm, **d_cond, **common
   )
   return from_linen(g), from_linen(d)
-
-
-def conv_impl(name: str) -> str:
-  """``auto`` is ``winograd`` on CPU, where it is several times faster than
-  XLA's convolutions (benchmarks/README.md), and XLA's own elsewhere."""
-  if name == "auto":
-    return "winograd" if jax.default_backend() == "cpu" else "xla"
-  return name
 
 
 @ARCHITECTURES.register("mlp")

@@ -20,14 +20,14 @@ looks across the batch before the last one (:mod:`gan_jax.models.minibatch`).
 by a conditional one, ``concat`` appends one-hot labels to z); D takes
 ``(images, y)`` and conditions by ``d_cond`` on its last features (the
 flattened 4×4 map, or the minibatch-discrimination features).
-``conv_impl`` picks how the convolutions are computed (:func:`conv_layers`);
-the parameters and the function are the same either way. ``dtype`` is the
+``conv_impl`` picks how the convolutions are computed
+(:mod:`gan_jax.models.convolutions`); the parameters and the function are
+the same either way. ``dtype`` is the
 computation dtype (``bfloat16`` for mixed precision); parameters stay
 float32, BatchNorm statistics are reduced in float32, and both networks
 return float32.
 """
 
-import functools
 import math
 from typing import Any
 
@@ -35,30 +35,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models import conditioning, matmul_conv, minibatch, winograd
+from gan_jax.models import conditioning, minibatch
+from gan_jax.models.convolutions import conv_layers
 from gan_jax.models.layers import (
   leaky_relu,
   normalization,
   spectral,
   weight_init,
 )
-
-
-def conv_layers(impl: str, dtype=None):
-  """(Conv, ConvTranspose) modules computing in ``dtype``: ``winograd``
-  (models.winograd where it pays, else models.matmul_conv: the fastest on
-  XLA:CPU), ``matmul`` (models.matmul_conv alone) or ``xla`` (Flax's, XLA's
-  convolutions). All have the same parameters and compute the same
-  function."""
-  if impl == "winograd":
-    layers = winograd.Conv, winograd.ConvTranspose
-  elif impl == "matmul":
-    layers = matmul_conv.Conv, matmul_conv.ConvTranspose
-  elif impl == "xla":
-    layers = nn.Conv, nn.ConvTranspose
-  else:
-    raise ValueError(f"unknown convolution implementation {impl!r}")
-  return tuple(functools.partial(layer, dtype=dtype) for layer in layers)
 
 
 def num_blocks(resolution: int) -> int:

@@ -431,20 +431,23 @@ class Conv(nn.Module):
   """``nn.Conv`` (NHWC, 2-D) computed by :func:`conv`: same parameters."""
 
   features: int
-  kernel_size: tuple[int, int]
-  strides: tuple[int, int] = (1, 1)
+  kernel_size: Sequence[int]
+  strides: int | Sequence[int] = 1
   padding: Padding = "SAME"
   use_bias: bool = True
   kernel_init: Callable = nn.initializers.lecun_normal()
   bias_init: Callable = nn.initializers.zeros_init()
   dtype: Any = None
   param_dtype: Any = jnp.float32
+  precision: Any = None
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     return self._apply(conv, x)
 
   def _apply(self, fn, x):
+    strides = self.strides
+    strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
     shape = (*self.kernel_size, x.shape[-1], self.features)
     kernel = self.param("kernel", self.kernel_init, shape, self.param_dtype)
     bias = None
@@ -453,7 +456,7 @@ class Conv(nn.Module):
         "bias", self.bias_init, (self.features,), self.param_dtype
       )
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = fn(x, kernel, self.strides, self.padding)
+    y = fn(x, kernel, strides, self.padding, self.precision)
     return y if bias is None else y + bias
 
 

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 
 from gan_jax.models import conditioning
 from gan_jax.models.attention import SelfAttention
-from gan_jax.models.dcgan import conv_layers
+from gan_jax.models.convolutions import conv_layers
 from gan_jax.models.layers import spectral
 
 xavier = nn.initializers.xavier_uniform()
