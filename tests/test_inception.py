@@ -50,6 +50,15 @@ def test_features_are_the_same_sharded_over_devices(extractor):
   )
 
 
+def test_xla_convolutions_give_the_same_features(extractor):
+  assert extractor.conv_impl == "winograd"  # auto, on CPU
+  xla = inception_features.InceptionFeatures(batch_size=4, conv_impl="xla")
+  with np.load(FIXTURE) as fixture:
+    images = fixture["images_blocks299"]
+  got, want = extractor(images)["pool3"], xla(images)["pool3"]
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * want.max())
+
+
 def test_batches_stream_in_chunks_of_the_batch_size(extractor):
   with np.load(FIXTURE) as fixture:
     images = np.concatenate([fixture["images_noise32"]] * 3)  # 6 images

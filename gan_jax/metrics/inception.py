@@ -14,7 +14,9 @@ Input: 299×299×3 images scaled as ``(x − 128) / 128`` from uint8.
 Output: the 2,048-d ``pool3`` features and, when the weights include the
 classifier, the 1,008 logits. Layer names follow pytorch-fid.
 Parameters come from :mod:`gan_jax.metrics.inception_weights`; the module is
-used only through ``apply``.
+used only through ``apply``. ``conv_impl`` picks how the convolutions are
+computed (:mod:`gan_jax.models.convolutions`): the same parameters and
+features either way, to float32 rounding.
 """
 
 from collections.abc import Sequence
@@ -23,6 +25,8 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from gan_jax.models import convolutions
 
 BN_EPS = 1e-3
 
@@ -35,16 +39,17 @@ class ConvBN(nn.Module):
   strides: int = 1
   padding: Any = "VALID"
   precision: Any = None
+  conv_impl: str = "xla"
 
   @nn.compact
   def __call__(self, x):
-    x = nn.Conv(
+    Conv, _ = convolutions.conv_layers(self.conv_impl, precision=self.precision)
+    x = Conv(
       self.features,
       tuple(self.kernel),
       strides=self.strides,
       padding=self.padding,
       use_bias=False,
-      precision=self.precision,
       name="conv",
     )(x)
     beta = self.param("beta", nn.initializers.zeros, (self.features,))
@@ -67,11 +72,12 @@ def _max_pool_valid(x):
 class InceptionA(nn.Module):
   pool_features: int
   precision: Any = None
+  conv_impl: str = "xla"
 
   @nn.compact
   def __call__(self, x):
     c = lambda f, k, p="VALID", name=None: ConvBN(
-      f, k, padding=p, precision=self.precision, name=name
+      f, k, 1, p, self.precision, self.conv_impl, name=name
     )
     b1 = c(64, (1, 1), name="branch1x1")(x)
     b5 = c(48, (1, 1), name="branch5x5_1")(x)
@@ -85,11 +91,12 @@ class InceptionA(nn.Module):
 
 class InceptionB(nn.Module):
   precision: Any = None
+  conv_impl: str = "xla"
 
   @nn.compact
   def __call__(self, x):
     c = lambda f, k, s=1, p="VALID", name=None: ConvBN(
-      f, k, s, p, self.precision, name=name
+      f, k, s, p, self.precision, self.conv_impl, name=name
     )
     b3 = c(384, (3, 3), 2, name="branch3x3")(x)
     bd = c(64, (1, 1), name="branch3x3dbl_1")(x)
@@ -105,11 +112,12 @@ _COL = ((3, 3), (0, 0))  # 7×1 kernel
 class InceptionC(nn.Module):
   channels_7x7: int
   precision: Any = None
+  conv_impl: str = "xla"
 
   @nn.compact
   def __call__(self, x):
     c = lambda f, k, p="VALID", name=None: ConvBN(
-      f, k, padding=p, precision=self.precision, name=name
+      f, k, 1, p, self.precision, self.conv_impl, name=name
     )
     c7 = self.channels_7x7
     b1 = c(192, (1, 1), name="branch1x1")(x)
@@ -127,11 +135,12 @@ class InceptionC(nn.Module):
 
 class InceptionD(nn.Module):
   precision: Any = None
+  conv_impl: str = "xla"
 
   @nn.compact
   def __call__(self, x):
     c = lambda f, k, s=1, p="VALID", name=None: ConvBN(
-      f, k, s, p, self.precision, name=name
+      f, k, s, p, self.precision, self.conv_impl, name=name
     )
     b3 = c(192, (1, 1), name="branch3x3_1")(x)
     b3 = c(320, (3, 3), 2, name="branch3x3_2")(b3)
@@ -145,11 +154,12 @@ class InceptionD(nn.Module):
 class InceptionE(nn.Module):
   max_pool: bool  # Mixed_7c: the FID graph's 3×3 stride-1 max pool
   precision: Any = None
+  conv_impl: str = "xla"
 
   @nn.compact
   def __call__(self, x):
     c = lambda f, k, p="VALID", name=None: ConvBN(
-      f, k, padding=p, precision=self.precision, name=name
+      f, k, 1, p, self.precision, self.conv_impl, name=name
     )
     one_three, three_one = ((0, 0), (1, 1)), ((1, 1), (0, 0))
     b1 = c(320, (1, 1), name="branch1x1")(x)
@@ -176,28 +186,32 @@ class InceptionV3(nn.Module):
 
   with_logits: bool = False
   precision: Any = None
+  conv_impl: str = "xla"
 
   @nn.compact
   def __call__(self, x):
-    p = self.precision
-    x = ConvBN(32, (3, 3), 2, precision=p, name="Conv2d_1a_3x3")(x)
-    x = ConvBN(32, (3, 3), precision=p, name="Conv2d_2a_3x3")(x)
-    x = ConvBN(64, (3, 3), 1, ((1, 1), (1, 1)), p, name="Conv2d_2b_3x3")(x)
+    p, ci = self.precision, self.conv_impl
+    c = lambda f, k, s=1, pad="VALID", name=None: ConvBN(
+      f, k, s, pad, p, ci, name=name
+    )
+    x = c(32, (3, 3), 2, name="Conv2d_1a_3x3")(x)
+    x = c(32, (3, 3), name="Conv2d_2a_3x3")(x)
+    x = c(64, (3, 3), 1, ((1, 1), (1, 1)), name="Conv2d_2b_3x3")(x)
     x = _max_pool_valid(x)
-    x = ConvBN(80, (1, 1), precision=p, name="Conv2d_3b_1x1")(x)
-    x = ConvBN(192, (3, 3), precision=p, name="Conv2d_4a_3x3")(x)
+    x = c(80, (1, 1), name="Conv2d_3b_1x1")(x)
+    x = c(192, (3, 3), name="Conv2d_4a_3x3")(x)
     x = _max_pool_valid(x)
-    x = InceptionA(32, p, name="Mixed_5b")(x)
-    x = InceptionA(64, p, name="Mixed_5c")(x)
-    x = InceptionA(64, p, name="Mixed_5d")(x)
-    x = InceptionB(p, name="Mixed_6a")(x)
-    x = InceptionC(128, p, name="Mixed_6b")(x)
-    x = InceptionC(160, p, name="Mixed_6c")(x)
-    x = InceptionC(160, p, name="Mixed_6d")(x)
-    x = InceptionC(192, p, name="Mixed_6e")(x)
-    x = InceptionD(p, name="Mixed_7a")(x)
-    x = InceptionE(False, p, name="Mixed_7b")(x)
-    x = InceptionE(True, p, name="Mixed_7c")(x)
+    x = InceptionA(32, p, ci, name="Mixed_5b")(x)
+    x = InceptionA(64, p, ci, name="Mixed_5c")(x)
+    x = InceptionA(64, p, ci, name="Mixed_5d")(x)
+    x = InceptionB(p, ci, name="Mixed_6a")(x)
+    x = InceptionC(128, p, ci, name="Mixed_6b")(x)
+    x = InceptionC(160, p, ci, name="Mixed_6c")(x)
+    x = InceptionC(160, p, ci, name="Mixed_6d")(x)
+    x = InceptionC(192, p, ci, name="Mixed_6e")(x)
+    x = InceptionD(p, ci, name="Mixed_7a")(x)
+    x = InceptionE(False, p, ci, name="Mixed_7b")(x)
+    x = InceptionE(True, p, ci, name="Mixed_7c")(x)
     pool3 = jnp.mean(x, axis=(1, 2))
     if not self.with_logits:
       return pool3, None
