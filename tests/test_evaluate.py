@@ -54,9 +54,10 @@ def test_pytorch_fid_weights_give_the_same_features_and_logits(
   inception_weights.prepare(pth)
   with np.load(FIXTURE) as fixture:
     images, expected = fixture["images_noise32"], fixture["pool3_noise32"]
-  out = inception_features.InceptionFeatures(batch_size=2, with_logits=True)(
-    images
-  )
+  # The weights are the subject here; test_inception covers conv_impl.
+  out = inception_features.InceptionFeatures(
+    batch_size=2, with_logits=True, conv_impl="xla"
+  )(images)
   np.testing.assert_allclose(out["pool3"], expected, rtol=1e-4, atol=1e-5)
   # Logits without the bias, as the original Inception Score code.
   np.testing.assert_allclose(

@@ -25,6 +25,12 @@ def extractor():
   return inception_features.InceptionFeatures(batch_size=4)
 
 
+@pytest.fixture(scope="module")
+def xla_extractor():
+  # XLA's convolutions compile in a second, Winograd's in about eight.
+  return inception_features.InceptionFeatures(batch_size=4, conv_impl="xla")
+
+
 @pytest.mark.parametrize(
   "name", ["digits8", "noise32", "smooth64", "blocks299", "blocks333x370"]
 )
@@ -38,24 +44,23 @@ def test_features_match_the_reference_torchscript_model(extractor, name):
     assert np.abs(g - e).max() < 1e-4 * np.abs(e).max()
 
 
-def test_features_are_the_same_sharded_over_devices(extractor):
+def test_features_are_the_same_sharded_over_devices(xla_extractor):
   assert len(jax.devices()) == 4
   with np.load(FIXTURE) as fixture:
     images = fixture["images_noise32"]
   one = inception_features.InceptionFeatures(
-    batch_size=4, devices=jax.devices()[:1]
+    batch_size=4, devices=jax.devices()[:1], conv_impl="xla"
   )
   np.testing.assert_allclose(
-    extractor(images)["pool3"], one(images)["pool3"], rtol=1e-5, atol=1e-6
+    xla_extractor(images)["pool3"], one(images)["pool3"], rtol=1e-5, atol=1e-6
   )
 
 
-def test_xla_convolutions_give_the_same_features(extractor):
+def test_xla_convolutions_give_the_same_features(extractor, xla_extractor):
   assert extractor.conv_impl == "winograd"  # auto, on CPU
-  xla = inception_features.InceptionFeatures(batch_size=4, conv_impl="xla")
   with np.load(FIXTURE) as fixture:
     images = fixture["images_blocks299"]
-  got, want = extractor(images)["pool3"], xla(images)["pool3"]
+  got, want = extractor(images)["pool3"], xla_extractor(images)["pool3"]
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * want.max())
 
 
