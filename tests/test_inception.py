@@ -27,7 +27,7 @@ def extractor():
 
 @pytest.fixture(scope="module")
 def xla_extractor():
-  # XLA's convolutions compile in a second, Winograd's in about eight.
+  # XLA's convolutions compile in a second, Winograd's in about seven.
   return inception_features.InceptionFeatures(batch_size=4, conv_impl="xla")
 
 
@@ -56,11 +56,27 @@ def test_features_are_the_same_sharded_over_devices(xla_extractor):
   )
 
 
-def test_xla_convolutions_give_the_same_features(extractor, xla_extractor):
-  assert extractor.conv_impl == "winograd"  # auto, on CPU
+def test_auto_is_winograd_only_where_xla_convolutions_are_slow(monkeypatch):
+  resolve = inception_features.resolve_conv_impl
+  old_jax = jax.__version_info__ < (0, 11)
+  assert resolve("auto") == ("winograd" if old_jax else "xla")  # on CPU
+  monkeypatch.setattr(jax, "__version_info__", (0, 10, 2))
+  assert resolve("auto") == "winograd"
+  assert resolve("matmul") == "matmul"
+  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+  assert resolve("auto") == "xla"
+
+
+def test_winograd_convolutions_give_the_same_features(extractor, xla_extractor):
+  if extractor.conv_impl == "winograd":  # auto, on JAX 0.10's CPU
+    winograd = extractor
+  else:
+    winograd = inception_features.InceptionFeatures(
+      batch_size=4, conv_impl="winograd"
+    )
   with np.load(FIXTURE) as fixture:
     images = fixture["images_blocks299"]
-  got, want = extractor(images)["pool3"], xla_extractor(images)["pool3"]
+  got, want = winograd(images)["pool3"], xla_extractor(images)["pool3"]
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * want.max())
 
 

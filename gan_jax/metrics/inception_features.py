@@ -46,10 +46,8 @@ class InceptionFeatures:
     the backend's default (faster, further from the published numbers).
     ``devices``: this process's devices to shard the batch over (default:
     all of them, ``jax.local_devices()``). ``conv_impl``: how the
-    convolutions are computed (:mod:`gan_jax.models.convolutions`); ``auto``
-    takes Winograd's on CPU, about 1.7 times as fast as XLA's there
-    (benchmarks/README.md), and XLA's elsewhere. The features agree to
-    float32 rounding."""
+    convolutions are computed (:mod:`gan_jax.models.convolutions`; ``auto``:
+    :func:`resolve_conv_impl`). The features agree to float32 rounding."""
     if resize_mode not in resize.MODES:
       raise ValueError(f"resize mode {resize_mode!r} not in {resize.MODES}")
     devices = list(devices or jax.local_devices())
@@ -58,7 +56,7 @@ class InceptionFeatures:
     self.batch_size = -(-batch_size // len(devices)) * len(devices)
     self.with_logits = with_logits
     self.resize_mode = resize_mode
-    self.conv_impl = convolutions.conv_impl(conv_impl)
+    self.conv_impl = resolve_conv_impl(conv_impl)
     self._network = _network(with_logits, precision, self.conv_impl)
     path = inception_weights.weights_file(with_logits)
     self.weights_name = path.stem
@@ -91,6 +89,18 @@ class InceptionFeatures:
   def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
     parts = list(self.batches([images]))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def resolve_conv_impl(name: str) -> str:
+  """``auto``: Winograd's convolutions on CPU with JAX 0.10, whose XLA:CPU
+  runs this network's convolutions at half their speed, and XLA's own
+  elsewhere: JAX 0.11 and 0.12 run them 1.1 times as fast as Winograd's
+  (benchmarks/README.md). Other names as :mod:`gan_jax.models.convolutions`.
+  """
+  if name != "auto":
+    return convolutions.conv_impl(name)
+  slow_xla = jax.__version_info__ < (0, 11) and jax.default_backend() == "cpu"
+  return "winograd" if slow_xla else "xla"
 
 
 @functools.cache
