@@ -107,7 +107,7 @@ def resolve_conv_impl(name: str) -> str:
 def _network(with_logits: bool, precision, conv_impl: str):
   """The jitted network, one for every extractor of these settings, so that
   it compiles once per process for each batch shape and sharding, whatever
-  the images' size (Winograd's version takes about 8 s to compile on CPU)."""
+  the images' size (Winograd's version takes about 7 s to compile on CPU)."""
   net = inception.InceptionV3(with_logits, precision, conv_impl)
   return jax.jit(lambda params, x: net.apply({"params": params}, x))
 

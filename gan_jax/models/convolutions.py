@@ -4,7 +4,9 @@
   :mod:`gan_jax.models.matmul_conv`; the fastest on XLA:CPU;
 * ``matmul``: :mod:`gan_jax.models.matmul_conv` alone (im2col and col2im);
 * ``xla``: Flax's ``nn.Conv`` and ``nn.ConvTranspose``, XLA's convolutions;
-* ``auto``: ``winograd`` on CPU, ``xla`` on GPUs and TPUs.
+* ``auto``: ``winograd`` on CPU, ``xla`` on GPUs and TPUs (the FID
+  Inception, forward only, has its own rule:
+  :func:`gan_jax.metrics.inception_features.resolve_conv_impl`).
 
 All have the same parameters and compute the same function (tested against
 ``lax``); benchmarks/README.md has the measurements.
@@ -21,9 +23,9 @@ IMPLS = ("auto", "winograd", "matmul", "xla")
 
 
 def conv_impl(name: str) -> str:
-  """``auto`` is ``winograd`` on CPU, where it is several times faster than
-  XLA's convolutions, and XLA's own elsewhere, where no measurement says
-  otherwise yet."""
+  """``auto`` is ``winograd`` on CPU, where a train step runs several times
+  faster than with XLA's convolutions (JAX 0.10.2 and 0.12.1), and XLA's own
+  elsewhere, where no measurement says otherwise yet."""
   if name not in IMPLS:
     raise ValueError(f"unknown convolution implementation {name!r}: {IMPLS}")
   if name == "auto":

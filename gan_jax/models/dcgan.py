@@ -22,10 +22,9 @@ by a conditional one, ``concat`` appends one-hot labels to z); D takes
 flattened 4×4 map, or the minibatch-discrimination features).
 ``conv_impl`` picks how the convolutions are computed
 (:mod:`gan_jax.models.convolutions`); the parameters and the function are
-the same either way. ``dtype`` is the
-computation dtype (``bfloat16`` for mixed precision); parameters stay
-float32, BatchNorm statistics are reduced in float32, and both networks
-return float32.
+the same either way. ``dtype`` is the computation dtype (``bfloat16`` for
+mixed precision); parameters stay float32, BatchNorm statistics are
+reduced in float32, and both networks return float32.
 """
 
 import math
