@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from unittest import mock
@@ -177,6 +178,22 @@ def test_image_folder_with_class_subfolders(tmp_path, capsys):
   source = data.build(_cfg(name="my_images", dir=str(tmp_path / "tfds")), 0)
   assert source.example_shape == (8, 8, 3)
   assert source.batches(4, data.Shard())[0].shape == (4, 8, 8, 3)
+
+
+def test_preparing_leaves_no_folder_in_the_temp_dir(tmp_path, monkeypatch):
+  # TFDS looks for an unprepared dataset's metadata in its GCS bucket, in
+  # a fresh tmp*tfds folder it never removes; gan_jax's builders skip that.
+  temp = tmp_path / "temp"
+  temp.mkdir()
+  monkeypatch.setattr(tempfile, "tempdir", str(temp))
+  prepare.ready("digits", tmp_path / "tfds")
+  assert not fashion_mnist.FashionMnistFromDebian(
+    data_dir=str(tmp_path / "tfds"), file_format="array_record"
+  ).is_prepared()
+  folder = tmp_path / "images"
+  _write(folder / "a.png")
+  assert _prepare_folder(tmp_path, folder) == 0
+  assert list(temp.iterdir()) == []
 
 
 def _corrupt(folder: Path) -> None:

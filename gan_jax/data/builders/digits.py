@@ -10,6 +10,7 @@ import typing
 import numpy as np
 import tensorflow_datasets as tfds
 
+from gan_jax.data import builders
 from gan_jax.data.builders import png
 
 
@@ -21,16 +22,18 @@ class Digits(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   }
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-      builder=self,
-      description="The UCI optical handwritten digits, as in scikit-learn.",
-      features=tfds.features.FeaturesDict(
-        {
-          "image": tfds.features.Image(shape=(8, 8, 1)),
-          "label": tfds.features.ClassLabel(num_classes=10),
-        }
-      ),
-      supervised_keys=("image", "label"),
+    return builders.local_info(
+      tfds.core.DatasetInfo(
+        builder=self,
+        description="The UCI optical handwritten digits, as in scikit-learn.",
+        features=tfds.features.FeaturesDict(
+          {
+            "image": tfds.features.Image(shape=(8, 8, 1)),
+            "label": tfds.features.ClassLabel(num_classes=10),
+          }
+        ),
+        supervised_keys=("image", "label"),
+      )
     )
 
   def _split_generators(self, dl_manager):

@@ -16,8 +16,10 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import tensorflow_datasets as tfds
 from tensorflow_datasets.image_classification import mnist
 
+from gan_jax.data import builders
 from gan_jax.data.builders import png
 from gan_jax.errors import DataError
 
@@ -89,6 +91,9 @@ class FashionMnistFromDebian(mnist.FashionMNIST, skip_registration=True):
   def __init__(self, *, source_dir: Path = DEBIAN_DIR, **kwargs):
     self.source_dir = Path(source_dir)
     super().__init__(**kwargs)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return builders.local_info(super()._info())
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Read locally; nothing is downloaded.

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image, UnidentifiedImageError
 
+from gan_jax.data import builders
 from gan_jax.data.builders import png
 from gan_jax.errors import DataError
 
@@ -128,16 +129,18 @@ def builder(
   shape = check(listing, size, channels)
 
   def info(self):
-    return tfds.core.DatasetInfo(
-      builder=self,
-      description=f"Images from {folder.absolute()}.",
-      features=tfds.features.FeaturesDict(
-        {
-          "image": tfds.features.Image(shape=shape),
-          "label": tfds.features.ClassLabel(names=listing.classes),
-        }
-      ),
-      supervised_keys=("image", "label"),
+    return builders.local_info(
+      tfds.core.DatasetInfo(
+        builder=self,
+        description=f"Images from {folder.absolute()}.",
+        features=tfds.features.FeaturesDict(
+          {
+            "image": tfds.features.Image(shape=shape),
+            "label": tfds.features.ClassLabel(names=listing.classes),
+          }
+        ),
+        supervised_keys=("image", "label"),
+      )
     )
 
   def split_generators(self, dl_manager):
