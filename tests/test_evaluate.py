@@ -235,7 +235,11 @@ def _main(capsys, *argv):
   )
 
 
-def test_fid_command_prints_the_fid_of_two_files_last(capsys, tmp_path):
+def test_fid_command_prints_the_fid_of_two_files_last(
+  capsys, tmp_path, monkeypatch
+):
+  # The command is the subject here; test_inception covers conv_impl.
+  monkeypatch.setattr(inception_features, "resolve_conv_impl", lambda _: "xla")
   a, b = tmp_path / "a.npz", tmp_path / "b.npz"
   np.savez(a, images=_digits_uint8(0, 3))
   np.savez(b, _digits_uint8(3, 6))
