@@ -29,6 +29,7 @@ import jax
 import numpy as np
 
 from gan_jax.metrics import inception_features
+from gan_jax.models import convolutions
 
 
 def _time(fn, images, repeats: int) -> tuple[float, np.ndarray]:
@@ -77,6 +78,12 @@ def main():
     "xla (the first is the last line's)",
   )
   args = parser.parse_args()
+  impls = args.conv_impl.split(",")
+  for impl in impls:
+    if impl not in convolutions.IMPLS:
+      parser.error(
+        f"--conv-impl: {impl!r} is not one of {', '.join(convolutions.IMPLS)}"
+      )
 
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (args.batch, args.size, args.size, 3), np.uint8)
@@ -84,7 +91,7 @@ def main():
     impl: inception_features.InceptionFeatures(
       batch_size=args.batch, conv_impl=impl
     )
-    for impl in args.conv_impl.split(",")
+    for impl in impls
   }
   theirs, torch_version = _torch_extractor(args.torch_device)
   print(
