@@ -1,7 +1,9 @@
-"""Builds a compiled train step and state from a config, as the runner does."""
+"""Test helpers: a compiled train step and state from a config, as the runner
+builds them; comparing pytrees; reading a PNG's size."""
 
 import jax
 import numpy as np
+from PIL import Image
 
 from gan_jax import config, keys, run
 
@@ -60,3 +62,9 @@ def trees_differ(a, b, atol: float = 0.0) -> list[str]:
     if not same:
       differ.append(jax.tree_util.keystr(path))
   return differ
+
+
+def png_size(path) -> tuple[int, int]:
+  """(width, height) of an image file, closing it again."""
+  with Image.open(path) as image:
+    return image.size

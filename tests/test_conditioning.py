@@ -10,7 +10,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from PIL import Image
 
 from gan_jax import config, data, explore, keys, models, run, train
 from gan_jax.data import tfds_source
@@ -18,7 +17,7 @@ from gan_jax.errors import ConfigError
 from gan_jax.metrics import evaluator
 from gan_jax.models import conditioning
 from gan_jax.samples import grid_labels
-from tests.helpers import setup
+from tests.helpers import png_size, setup
 
 
 @pytest.fixture
@@ -291,13 +290,13 @@ def test_conditional_digits_run_scores_and_draws_class_rows(
   )
   assert code == 0
   # 10 rows (classes) × 4 columns of 8×8 digits enlarged to 32×32.
-  assert Image.open(out).size == (4 * 33 + 1, 10 * 33 + 1)
+  assert png_size(out) == (4 * 33 + 1, 10 * 33 + 1)
   code = explore.main(
     ["--workdir", str(tmp_path), "classes", "--classes", "3,7", "--count", "2"]
   )
   assert code == 0
   made = tmp_path / "explore" / "classes_0000008.png"
-  assert Image.open(made).size == (2 * 33 + 1, 2 * 33 + 1)
+  assert png_size(made) == (2 * 33 + 1, 2 * 33 + 1)
   assert (
     explore.main(["--workdir", str(tmp_path), "truncation", "--label", "10"])
     == 2

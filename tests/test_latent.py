@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from PIL import Image
 
 from gan_jax import explore, latent, run
+from tests.helpers import png_size
 
 
 def test_truncation_bounds_every_value_and_zero_turns_it_off():
@@ -60,13 +60,13 @@ def test_grids_of_a_trained_run(tiny_digits, tmp_path, capsys):
   )
   assert code == 0
   # 2 rows × 5 columns of 8×8 digits enlarged to 32×32, 1-pixel gaps.
-  assert Image.open(out).size == (5 * 33 + 1, 2 * 33 + 1)
+  assert png_size(out) == (5 * 33 + 1, 2 * 33 + 1)
   code = explore.main(
     ["--workdir", str(tmp_path), "truncation", "--thresholds", "1,0.5"]
   )
   assert code == 0
   made = tmp_path / "explore" / "truncation_0000004.png"
-  assert Image.open(made).size == (10 * 33 + 1, 2 * 33 + 1)
+  assert png_size(made) == (10 * 33 + 1, 2 * 33 + 1)
   rows = explore.truncation_latents("normal", 16, [1.0, 0.5], 10)
   assert float(jnp.abs(rows[10:]).max()) <= 0.5
   assert explore.main(["--workdir", str(tmp_path / "none"), "truncation"]) == 2
