@@ -56,3 +56,14 @@ class CommandParser(argparse.ArgumentParser):
 
   def error(self, message: str):
     self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def path_argument(text: str) -> str:
+  """An argparse ``type`` for a path: refuses an empty one, as a shell
+  variable that is unset gives (``--workdir "$RUN"``), which would
+  otherwise name the current folder."""
+  if not text.strip():
+    raise argparse.ArgumentTypeError(
+      "an empty path (an unset shell variable?); give a path"
+    )
+  return text

@@ -24,7 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_jax.errors import CommandParser, ConfigError, UserError, report
+from gan_jax.errors import (
+  CommandParser,
+  ConfigError,
+  UserError,
+  path_argument,
+  report,
+)
 
 
 def load_images(path: str) -> np.ndarray:
@@ -251,9 +257,10 @@ def parse_args(argv):
   img.add_argument("file")
   img.add_argument("--data", required=True, help="dataset name, e.g. digits")
   ckpt = sub.add_parser("checkpoint", help="metrics of a training run")
-  ckpt.add_argument("--workdir", required=True)
+  ckpt.add_argument("--workdir", required=True, type=path_argument)
   ckpt.add_argument(
     "--config",
+    type=path_argument,
     help="the run's experiment file, when it registers its own components",
   )
   ckpt.add_argument(

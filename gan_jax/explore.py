@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_jax.errors import CommandParser, UserError, report
+from gan_jax.errors import CommandParser, UserError, path_argument, report
 from gan_jax.evaluate import _positive, _step
 
 
@@ -124,11 +124,13 @@ def main(argv=None) -> int:
   parser = CommandParser(
     prog="python -m gan_jax.explore", description=__doc__.split("\n\n")[0]
   )
-  parser.add_argument("--workdir", required=True)
+  parser.add_argument("--workdir", required=True, type=path_argument)
   parser.add_argument(
     "--step", type=_step, default="latest", help="N, latest or best"
   )
-  parser.add_argument("--config", help="the run's experiment file, if any")
+  parser.add_argument(
+    "--config", type=path_argument, help="the run's experiment file, if any"
+  )
   parser.add_argument(
     "--out", type=_png_path, help="PNG path (default: DIR/explore/...)"
   )

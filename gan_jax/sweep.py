@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_jax import cpu_memory
-from gan_jax.errors import CommandParser, UserError, report
+from gan_jax.errors import CommandParser, UserError, path_argument, report
 from gan_jax.train import report_interrupted
 
 
@@ -90,8 +90,12 @@ def main(argv: list[str] | None = None) -> int:
   parser = CommandParser(
     prog="python -m gan_jax.sweep", description=__doc__.split("\n\n")[0]
   )
-  parser.add_argument("--config", required=True, help="experiment file")
-  parser.add_argument("--workdir", required=True, help="one folder per seed")
+  parser.add_argument(
+    "--config", required=True, type=path_argument, help="experiment file"
+  )
+  parser.add_argument(
+    "--workdir", required=True, type=path_argument, help="one folder per seed"
+  )
   parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5-7")
   parser.add_argument("--no-progress", action="store_true")
   parser.add_argument("overrides", nargs="*", metavar="key=value")

@@ -16,7 +16,13 @@ import argparse
 import sys
 
 from gan_jax import cpu_memory
-from gan_jax.errors import CommandParser, UserError, quiet_leftovers, report
+from gan_jax.errors import (
+  CommandParser,
+  UserError,
+  path_argument,
+  quiet_leftovers,
+  report,
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,11 +35,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
   parser.add_argument(
     "--config",
     required=True,
+    type=path_argument,
     help="experiment file with get_config(), e.g. experiments/dcgan_digits.py",
   )
   parser.add_argument(
     "--workdir",
     required=True,
+    type=path_argument,
     help="directory for checkpoints, logs and samples",
   )
   parser.add_argument(

@@ -187,6 +187,10 @@ def test_overrides_may_come_before_and_after_flags(capsys, tmp_path):
       "--steps",
     ),
     ("sweep", ["--workdir", "w"], "required: --config"),
+    # An unset shell variable, --workdir "$RUN", is not the current folder.
+    ("train", ["--config", DIGITS, "--workdir", ""], "--workdir: an empty"),
+    ("sweep", ["--config", DIGITS, "--workdir", " "], "--workdir: an empty"),
+    ("explore", ["--workdir", "", "interpolate"], "--workdir: an empty"),
     ("evaluate", ["ffid"], "invalid choice: 'ffid'"),
     ("data.__main__", [], "required: command"),
   ],
