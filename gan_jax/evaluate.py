@@ -130,7 +130,7 @@ def _images(args) -> dict[str, float]:
     for i in range(0, len(images), step)
   )
   evaluator = Evaluator(cfg.eval, source, args.data, value_range=(-1.0, 1.0))
-  return evaluator.evaluate_samples(batches)
+  return evaluator.prepare().evaluate_samples(batches)
 
 
 def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):
@@ -208,7 +208,7 @@ def _checkpoint(args) -> dict[str, float]:
     args.workdir, args.step, args.config, args.overrides
   )
   print(f"evaluating step {step} of {args.workdir}", file=sys.stderr)
-  evaluator = Evaluator(cfg.eval, parts.source, cfg.data.name)
+  evaluator = Evaluator(cfg.eval, parts.source, cfg.data.name).prepare()
   return evaluations.score(
     evaluator,
     cfg,

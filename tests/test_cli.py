@@ -55,6 +55,69 @@ def test_bad_override_is_one_line_exit_2_nothing_written(
   assert not workdir.exists()
 
 
+RING = str(ROOT / "experiments" / "mog_ring.py")
+
+
+@pytest.mark.parametrize(
+  "experiment,overrides,message",
+  [
+    (
+      DIGITS,
+      ["data.name=stacked_digits"],
+      (
+        "eval.features='digits' takes 8×8×1 images (the digits), but "
+        "data.name='stacked_digits' gives examples of shape (8, 8, 3); set "
+        "eval.features=inception"
+      ),
+    ),
+    (
+      DIGITS,
+      ["eval.features=points", "eval.metrics=fid"],
+      (
+        "eval.features='points' takes vectors (2-D points), but "
+        "data.name='digits' gives examples of shape (8, 8, 1); set "
+        "eval.features=inception or digits"
+      ),
+    ),
+    (
+      RING,
+      ["eval.features=digits"],
+      (
+        "eval.features='digits' takes 8×8×1 images (the digits), but "
+        "data.name='mog_ring' gives examples of shape (2,); set "
+        "eval.features=points"
+      ),
+    ),
+    (
+      DIGITS,
+      ["eval.metrics=mixture_modes", "eval.features=none", "eval.best="],
+      (
+        "eval.metrics names 'mixture_modes', which needs a Gaussian-mixture "
+        "data source (mog_ring, mog_grid), but data.name='digits' gives "
+        "examples of shape (8, 8, 1); drop 'mixture_modes'"
+      ),
+    ),
+    (
+      DIGITS,
+      ["eval.metrics=stacked_modes", "eval.features=none", "eval.best="],
+      "eval.metrics names 'stacked_modes', which needs three digits stacked",
+    ),
+  ],
+)
+def test_evaluation_that_cannot_take_the_data_stops_before_training(
+  capsys, tmp_path, experiment, overrides, message
+):
+  # Found at the first evaluation, it would have stopped a run 2,000 steps
+  # in, with a traceback.
+  workdir = tmp_path / "run"
+  code, err = _run(
+    capsys, "--config", experiment, "--workdir", str(workdir), *overrides
+  )
+  assert code == 2
+  assert len(err) == 1 and err[0].startswith(f"error: {message}"), err
+  assert not workdir.exists()
+
+
 def test_missing_config_file(capsys, tmp_path):
   code, err = _run(
     capsys,

@@ -24,7 +24,13 @@ import numpy as np
 from gan_jax import cache, images, latent
 from gan_jax.data import source as data_source
 from gan_jax.errors import ConfigError
-from gan_jax.metrics import FEATURE_SPACES, METRICS, feature_set, metric_names
+from gan_jax.metrics import (
+  FEATURE_SPACES,
+  METRICS,
+  feature_set,
+  feature_spaces,
+  metric_names,
+)
 from gan_jax.models.conditioning import inputs
 
 
@@ -55,7 +61,9 @@ class Evaluator:
     """Builds the feature space now (the Inception weights, the digits
     classifier) rather than at the first evaluation, so that missing
     weights raise their UserError before a run writes anything; likewise
-    a dataset with fewer real examples than a metric needs."""
+    a dataset with fewer real examples than a metric needs, or examples
+    that the feature space or a metric cannot take."""
+    self._check_data()
     if hasattr(self.source, "__len__"):
       real = min(self.cfg.num_reference, len(self.source))
       for name, metric in self.metrics.items():
@@ -67,6 +75,34 @@ class Evaluator:
           )
     _ = self.space
     return self
+
+  def _check_data(self) -> None:
+    shape = tuple(self.source.example_shape)
+    data = f"data.name={self.data_name!r}"
+    features = self.cfg.features
+    if problem := feature_spaces.input_problem(features, shape):
+      fits = [
+        n
+        for n in ("inception", "digits", "points")
+        if feature_spaces.input_problem(n, shape) is None
+      ]
+      fix = (
+        f"set eval.features={' or '.join(fits)}"
+        if fits
+        else "register a feature space that takes them"
+      )
+      raise ConfigError(
+        f"eval.features={features!r} {problem}, but {data} gives examples "
+        f"of shape {shape}; {fix}"
+      )
+    for name, metric in self.metrics.items():
+      if metric.source_problem and (
+        problem := metric.source_problem(self.source)
+      ):
+        raise ConfigError(
+          f"eval.metrics names {name!r}, which {problem}, but {data} "
+          f"gives examples of shape {shape}; drop {name!r}"
+        )
 
   def _collect(self, batches, *, fake: bool) -> feature_set.FeatureSet:
     return feature_set.collect(

@@ -14,7 +14,10 @@ the space has a classifier, ``logits``.
 * ``none``: no features; for metrics that read the samples (mode counts).
 
 Register your own with ``@FEATURE_SPACES.register(name)`` on a function of
-the eval config returning such a mapping.
+the eval config returning such a mapping. Decorate that function with
+``@takes(check)`` too, ``check(example_shape)`` saying what the space
+cannot take (or ``None``), and a run whose data it cannot take stops
+before training rather than at its first evaluation.
 """
 
 import numpy as np
@@ -24,7 +27,41 @@ from gan_jax.registry import Registry
 FEATURE_SPACES = Registry("feature space")
 
 
+def takes(check):
+  """Declares the examples a feature space takes: ``check(example_shape)``
+  returns what it cannot take, as words after the space's name ("takes
+  ..."), or ``None``; read by :func:`input_problem`."""
+
+  def declare(build):
+    build.input_problem = check
+    return build
+
+  return declare
+
+
+def input_problem(name: str, example_shape: tuple[int, ...]) -> str | None:
+  """What feature space ``name`` says of examples of ``example_shape``;
+  ``None`` when it takes them or declares nothing."""
+  check = getattr(FEATURE_SPACES[name], "input_problem", None)
+  return check(tuple(example_shape)) if check else None
+
+
+def _images(shape):
+  if len(shape) != 3 or shape[-1] not in (1, 3):
+    return "takes images (H×W×1 or H×W×3)"
+  return None
+
+
+def _digit_images(shape):
+  return None if shape == (8, 8, 1) else "takes 8×8×1 images (the digits)"
+
+
+def _vectors(shape):
+  return None if len(shape) == 1 else "takes vectors (2-D points)"
+
+
 @FEATURE_SPACES.register("inception")
+@takes(_images)
 def inception(cfg):
   from gan_jax.metrics import inception_features  # pylint: disable=g-import-not-at-top
 
@@ -45,6 +82,7 @@ def inception(cfg):
 
 
 @FEATURE_SPACES.register("digits")
+@takes(_digit_images)
 def digits(cfg):
   del cfg
   from gan_jax.metrics import digits_classifier  # pylint: disable=g-import-not-at-top
@@ -67,6 +105,7 @@ def digits(cfg):
 
 
 @FEATURE_SPACES.register("points")
+@takes(_vectors)
 def points(cfg):
   del cfg
   return lambda samples: {"features": np.asarray(samples, np.float32)}

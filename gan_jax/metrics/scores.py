@@ -2,8 +2,9 @@
 :class:`~gan_jax.metrics.feature_set.FeatureSet` s and the data source.
 
 A metric returns a dict of floats; ``keys`` says which, so a config can be
-checked before a run starts (``eval.best`` must be one of them). Register
-your own with::
+checked before a run starts (``eval.best`` must be one of them), as can the
+data: ``source_problem(source)`` says what the metric needs that the data
+source lacks, or ``None``. Register your own with::
 
   @METRICS.register("my_metric")
   @scores.metric(keys=("my_value",), needs="features")
@@ -34,6 +35,8 @@ class Metric:
   # (eval.num_samples and eval.num_reference are checked against them).
   min_samples: int = 2
   min_reference: int = 2
+  # What it needs of the data source that ``source`` lacks, or None.
+  source_problem: Callable[[object], str | None] | None = None
 
   def __call__(self, real, fake, source):
     return self.fn(real, fake, source)
@@ -46,6 +49,7 @@ def metric(
   needs_labels=False,
   min_samples=2,
   min_reference=2,
+  source_problem=None,
 ):
   return lambda fn: Metric(
     fn,
@@ -55,6 +59,7 @@ def metric(
     needs_labels,
     min_samples,
     min_reference,
+    source_problem,
   )
 
 
@@ -121,11 +126,30 @@ def density_coverage(real, fake, source):
   return {"density": d, "coverage": c}
 
 
+def _mixture(source) -> str | None:
+  if hasattr(source, "centers"):
+    return None
+  return "needs a Gaussian-mixture data source (mog_ring, mog_grid)"
+
+
+def _shape(shape, what):
+  return lambda source: (
+    None if tuple(source.example_shape) == shape else f"needs {what}"
+  )
+
+
+_digits = _shape((8, 8, 1), "8×8×1 digit images (data.name=digits)")
+_stacked = _shape(
+  (8, 8, 3), "three digits stacked as 8×8×3 (data.name=stacked_digits)"
+)
+
+
 @METRICS.register("mixture_modes")
 @metric(
   keys=("modes", "high_quality", "reverse_kl"),
   needs="samples",
   higher_is_better=("modes", "high_quality"),
+  source_problem=_mixture,
 )
 def mixture_modes(real, fake, source):
   del real
@@ -135,7 +159,10 @@ def mixture_modes(real, fake, source):
 
 @METRICS.register("stacked_modes")
 @metric(
-  keys=("modes", "reverse_kl"), needs="samples", higher_is_better=("modes",)
+  keys=("modes", "reverse_kl"),
+  needs="samples",
+  higher_is_better=("modes",),
+  source_problem=_stacked,
 )
 def stacked_modes(real, fake, source):
   del real, source
@@ -144,7 +171,10 @@ def stacked_modes(real, fake, source):
 
 @METRICS.register("digit_modes")
 @metric(
-  keys=("modes", "reverse_kl"), needs="samples", higher_is_better=("modes",)
+  keys=("modes", "reverse_kl"),
+  needs="samples",
+  higher_is_better=("modes",),
+  source_problem=_digits,
 )
 def digit_modes(real, fake, source):
   del real, source
@@ -157,6 +187,7 @@ def digit_modes(real, fake, source):
   needs="samples",
   higher_is_better=("class_accuracy",),
   needs_labels=True,
+  source_problem=_digits,
 )
 def digit_accuracy(real, fake, source):
   """Of a conditional digits generator: the fraction of samples that the
@@ -195,6 +226,7 @@ def intra_fid(real, fake, source):
   needs="samples",
   higher_is_better=("class_accuracy",),
   needs_labels=True,
+  source_problem=_mixture,
 )
 def mixture_accuracy(real, fake, source):
   """Of a conditional 2-D mixture generator: the fraction of samples whose
@@ -206,8 +238,8 @@ def mixture_accuracy(real, fake, source):
 
 
 def _check_mixture(source, name: str) -> None:
-  if not hasattr(source, "centers"):
-    raise ValueError(f"{name} needs a Gaussian-mixture data source")
+  if problem := _mixture(source):
+    raise ValueError(f"{name} {problem}")
 
 
 def _digits_classifier():
