@@ -20,6 +20,7 @@ input.
 import argparse
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,25 +33,37 @@ from gan_jax.errors import (
   report,
 )
 
+SAVE = "save np.uint8 NHWC images with numpy.savez(FILE, images=...)"
+
 
 def load_images(path: str) -> np.ndarray:
   """The uint8 ``(N, H, W, C)`` images of an ``.npz`` file, checked."""
-  if not Path(path).is_file():
+  file = Path(path)
+  if file.is_dir():
+    raise UserError(f"{path} is a folder; pass an .npz of uint8 images")
+  if not file.is_file():
     raise UserError(f"{path} does not exist; pass an .npz of uint8 images")
+  with file.open("rb") as f:
+    magic = f.read(6)
+  if not (magic.startswith(b"PK\x03\x04") or magic == b"\x93NUMPY"):
+    what = "is empty" if not magic else "is neither an .npz nor an .npy file"
+    raise UserError(f"{path} {what}; {SAVE}")
   try:
     loaded = np.load(path)
-  except (ValueError, OSError) as e:
-    raise UserError(f"{path} is not a readable .npz file ({e})") from None
-  if isinstance(loaded, np.ndarray):  # a .npy file
-    images = loaded
-  else:
-    with loaded as z:
-      names = list(z.files)
-      if "images" not in names and len(names) != 1:
-        raise UserError(
-          f"{path} holds {names}; save the images alone or as 'images'"
-        )
-      images = z["images" if "images" in names else names[0]]
+    if isinstance(loaded, np.ndarray):  # a .npy file
+      images = loaded
+    else:
+      with loaded as z:
+        names = list(z.files)
+        if "images" not in names and len(names) != 1:
+          raise UserError(
+            f"{path} holds {names}; save the images alone or as 'images'"
+          )
+        images = z["images" if "images" in names else names[0]]
+  # Cut short or damaged: BadZipFile, EOFError; object arrays: ValueError.
+  except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    why = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise UserError(f"{path} cannot be read ({why}); {SAVE}") from None
   if (
     images.dtype != np.uint8
     or images.ndim != 4
@@ -58,7 +71,7 @@ def load_images(path: str) -> np.ndarray:
   ):
     raise UserError(
       f"{path}: expected uint8 images (N, H, W, 1 or 3), got "
-      f"{images.dtype} {images.shape}; save np.uint8 NHWC images"
+      f"{images.dtype} {images.shape}; {SAVE}"
     )
   if len(images) < 2:
     raise UserError(

@@ -388,6 +388,38 @@ def test_bad_arguments_exit_2(capsys, argv, message):
   assert message in capsys.readouterr().err
 
 
+def _npz_cut_short(path):
+  np.savez(path, images=np.zeros((4, 8, 8, 1), np.uint8))
+  path.write_bytes(path.read_bytes()[:100])
+
+
+@pytest.mark.parametrize(
+  "make,message",
+  [
+    (lambda p: p.write_bytes(b""), "is empty; save np.uint8"),
+    (
+      lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n"),
+      "is neither an .npz nor an .npy file; save np.uint8",
+    ),
+    (_npz_cut_short, "cannot be read ("),
+    (
+      lambda p: np.savez(p, images=np.array([None, 1], dtype=object)),
+      "cannot be read (Object arrays cannot be loaded",
+    ),
+    (lambda p: p.mkdir(), "is a folder; pass an .npz"),
+  ],
+)
+def test_unreadable_image_files_are_one_line_exit_2(
+  capsys, tmp_path, make, message
+):
+  bad, good = tmp_path / "bad.npz", tmp_path / "good.npz"
+  make(bad)
+  np.savez(good, images=np.zeros((4, 8, 8, 1), np.uint8))
+  code, out, err = _main(capsys, "fid", str(bad), str(good))
+  assert code == 2 and out == [] and len(err) == 1, err
+  assert err[0].startswith(f"error: {bad} {message}"), err
+
+
 def test_images_the_feature_space_cannot_take_are_one_line_exit_2(
   capsys, tmp_path
 ):
