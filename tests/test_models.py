@@ -79,11 +79,18 @@ def test_mlp_shapes():
 
 
 @pytest.mark.parametrize(
-  "shape", [(8, 16, 1), (256, 256, 3), (12, 12, 1), (2,)]
+  "shape,fix",
+  [
+    ((8, 16, 1), "crop them square with data.crop=center"),
+    ((256, 256, 3), "resize it with data.image_size"),
+    ((12, 12, 1), "resize it with data.image_size"),
+    ((2,), "use model.arch=mlp for vector data"),
+  ],
 )
-def test_dcgan_rejects_unsupported_shapes(shape):
-  with pytest.raises(ConfigError, match="dcgan"):
+def test_dcgan_rejects_unsupported_shapes_saying_what_to_do(shape, fix):
+  with pytest.raises(ConfigError, match="dcgan") as e:
     models.build(config.ModelConfig(), shape)
+  assert str(e.value).endswith(fix)
 
 
 def test_extra_layers_deepen_each_player_separately():

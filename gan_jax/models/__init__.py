@@ -32,10 +32,16 @@ def _square_resolution(
 ) -> int:
   """The side R of R×R×C image data that ``arch`` supports, or a
   ConfigError saying what the data is and what to do."""
-  if len(data_shape) != 3 or data_shape[0] != data_shape[1]:
+  if len(data_shape) != 3:
     raise ConfigError(
       f"model.arch={arch!r} needs square H×W×C images, but the data gives "
       f"examples of shape {data_shape}; use model.arch=mlp for vector data"
+    )
+  if data_shape[0] != data_shape[1]:
+    raise ConfigError(
+      f"model.arch={arch!r} needs square H×W×C images, but the data gives "
+      f"examples of shape {data_shape}; crop them square with "
+      "data.crop=center"
     )
   res = data_shape[0]
   if res not in supported:
