@@ -360,6 +360,15 @@ def _check_workdir(workdir: Path) -> None:
       return
 
 
+def check_workdir(workdir: str | Path, cfg: config_lib.Config) -> None:
+  """What :func:`train` refuses of ``workdir`` before it builds anything: a
+  file in its place, a folder it cannot write, or a run of another config
+  (a ConfigError); for commands that train several runs, so that they check
+  them all first."""
+  _check_workdir(Path(workdir))
+  _check_resumable(Path(workdir), cfg)
+
+
 def train(
   cfg: config_lib.Config, workdir: str | Path, *, progress: bool = True
 ) -> RunResult:

@@ -7,7 +7,8 @@ would with ``seed=s`` (rerunning continues unfinished seeds and skips
 finished ones). The last evaluation of each seed (``eval/*`` in its
 ``metrics.jsonl``) goes into ``DIR/summary.json``, and a Markdown table of
 each metric's mean, standard deviation, minimum and maximum over the seeds
-is printed last. A bad config stops before any seed trains.
+is printed last. A bad config, or a seed's folder that holds a run of
+another config, stops the sweep before any seed trains.
 """
 
 import json
@@ -106,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
 
     seeds = parse_seeds(args.seeds)
     base = config.load(args.config, args.overrides)
-    for seed in seeds:  # Every seed's config is checked before any trains.
-      config.validate(config.apply_overrides(base, [f"seed={seed}"]))
     workdir = seed_dir = Path(args.workdir)
+    for seed in seeds:  # Every seed's config and folder, before any trains.
+      cfg = config.validate(config.apply_overrides(base, [f"seed={seed}"]))
+      run.check_workdir(workdir / f"seed_{seed}", cfg)
     per_seed = {}
     for seed in seeds:
       cfg = config.apply_overrides(base, [f"seed={seed}"])

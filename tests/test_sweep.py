@@ -1,6 +1,7 @@
 """Seed sweeps: each seed is the run `train` would make; scores summarised."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,17 @@ def test_sweep_trains_each_seed_and_writes_the_summary(tmp_path, capsys):
   # A bad override stops before any seed trains.
   code = sweep.main([*args[:4], "--workdir", str(tmp_path / "bad"), "steps=0"])
   assert code == 2 and not (tmp_path / "bad").exists()
+  # So does a later seed's folder holding a run of another config.
+  other = tmp_path / "other"
+  shutil.copytree(tmp_path / "seed_1", other / "seed_1")
+  capsys.readouterr()
+  code = sweep.main(
+    [*args[:2], "--workdir", str(other), *args[4:], "loss=hinge"]
+  )
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and len(err) == 1, err
+  assert "seed_1 holds a run made with loss='non_saturating'" in err[0]
+  assert sorted(p.name for p in other.iterdir()) == ["seed_1"]
 
 
 def test_sigterm_stops_the_whole_sweep_without_a_summary(tmp_path):
