@@ -47,10 +47,45 @@ def settings(coordinator, num_processes, process_id) -> dict:
   index = process_id if process_id is not None else env.get("JAX_PROCESS_ID")
   given = {
     "coordinator_address": coordinator,
-    "num_processes": None if num is None else int(num),
-    "process_id": None if index is None else int(index),
+    "num_processes": _integer(num, "--num-processes", "JAX_NUM_PROCESSES"),
+    "process_id": _integer(index, "--process-id", "JAX_PROCESS_ID"),
   }
   return {k: v for k, v in given.items() if v is not None}
+
+
+def _integer(value, flag: str, variable: str) -> int | None:
+  """A flag's int, or its environment variable's text as an int."""
+  if value is None or isinstance(value, int):
+    return value
+  try:
+    return int(value)
+  except ValueError:
+    raise ConfigError(
+      f"{variable}={value!r} is not an integer; set it to one, or give {flag}"
+    ) from None
+
+
+def _check(kwargs: dict) -> None:
+  """The address is HOST:PORT, and the process id one of the processes."""
+  _host_and_port(kwargs["coordinator_address"])
+  num, index = kwargs["num_processes"], kwargs["process_id"]
+  if num < 1:
+    raise ConfigError(f"--num-processes {num} must be at least 1")
+  if not 0 <= index < num:
+    raise ConfigError(
+      f"--process-id {index} is not one of the {num} processes; number "
+      f"them 0 to {num - 1}"
+    )
+
+
+def _host_and_port(address: str) -> tuple[str, int]:
+  host, _, port = address.rpartition(":")
+  if not host or not port.isdigit():
+    raise ConfigError(
+      f"the coordinator address {address} is not HOST:PORT; give process "
+      "0's address and a port, e.g. --coordinator 127.0.0.1:1234"
+    )
+  return host.strip("[]"), int(port)
 
 
 def initialize(
@@ -76,6 +111,8 @@ def initialize(
       "--coordinator, --num-processes and --process-id together (or use "
       "--distributed alone on TPU, SLURM or Open MPI)"
     )
+  if kwargs:
+    _check(kwargs)
   if kwargs.get("process_id", 0) != 0:
     wait_for_coordinator(kwargs["coordinator_address"])
   try:
@@ -96,16 +133,11 @@ def wait_for_coordinator(address: str, seconds: float | None = None) -> None:
   that never started, ends in JAX aborting the process after as long, with
   a C++ stack trace that blames another task."""
   seconds = COORDINATOR_WAIT_S if seconds is None else seconds
-  host, _, port = address.rpartition(":")
-  if not host or not port.isdigit():
-    raise ConfigError(
-      f"the coordinator address {address} is not HOST:PORT; give process "
-      "0's address and a port, e.g. --coordinator 127.0.0.1:1234"
-    )
+  host, port = _host_and_port(address)
   deadline = time.monotonic() + seconds
   while True:
     try:
-      with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+      with socket.create_connection((host, port), timeout=5):
         return
     except OSError:
       if time.monotonic() >= deadline:

@@ -296,6 +296,45 @@ def test_incomplete_distributed_flags_are_one_line_exit_2(tmp_path, capsys):
   assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+  "flags,env,message",
+  [
+    (
+      ["--coordinator", "localhost", "--num-processes", "2"],
+      {"JAX_PROCESS_ID": "0"},
+      "the coordinator address localhost is not HOST:PORT",
+    ),
+    (
+      ["--coordinator", "127.0.0.1:1234", "--process-id", "0"],
+      {"JAX_NUM_PROCESSES": "two"},
+      "JAX_NUM_PROCESSES='two' is not an integer",
+    ),
+    (
+      ["--coordinator", "127.0.0.1:1", "--num-processes", "2"],
+      {"JAX_PROCESS_ID": "5"},
+      "--process-id 5 is not one of the 2 processes; number them 0 to 1",
+    ),
+    (
+      ["--coordinator", "127.0.0.1:1", "--num-processes", "0"],
+      {"JAX_PROCESS_ID": "0"},
+      "--num-processes 0 must be at least 1",
+    ),
+  ],
+)
+def test_bad_distributed_settings_are_one_line_exit_2_at_once(
+  tmp_path, capsys, monkeypatch, flags, env, message
+):
+  # Process 0 with a malformed address failed inside JAX with an
+  # IndexError; an id beyond the processes waited 300 s for process 0.
+  for name, value in env.items():
+    monkeypatch.setenv(name, value)
+  code = _train_here(tmp_path / "run", *flags)
+  err = capsys.readouterr().err.strip()
+  assert code == 2 and err.count("\n") == 0, err
+  assert err.startswith(f"error: {message}"), err
+  assert not (tmp_path / "run").exists()
+
+
 def test_a_process_without_its_coordinator_says_so_in_one_line(
   tmp_path, capsys, monkeypatch
 ):
