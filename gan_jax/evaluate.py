@@ -171,9 +171,19 @@ def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):
       "--workdir of a training run"
     )
   try:
-    base = config.from_dict(json.loads(saved.read_text()))
-  except ValueError:
-    raise UserError(f"{saved} is not valid JSON") from None
+    saved_dict = json.loads(saved.read_text())
+  except ValueError:  # Also UnicodeDecodeError.
+    raise UserError(
+      f"{saved} is not valid JSON; restore it (train wrote it from the "
+      "run's config) or pass the --workdir of another run"
+    ) from None
+  try:
+    base = config.from_dict(saved_dict)
+  except ConfigError as e:
+    raise ConfigError(
+      f"{saved}: {e}; restore the file, or use the gan_jax version that "
+      "made the run"
+    ) from None
   try:
     cfg = _eval_config(list(overrides), base)
     cfg.parallel, cfg.num_devices = "single", 0

@@ -388,6 +388,27 @@ def test_bad_arguments_exit_2(capsys, argv, message):
   assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+  "text,message",
+  [
+    ("{not json", "config.json is not valid JSON; restore it"),
+    ("[1, 2]", "config.json: config must be a mapping; restore the file"),
+    ('{"model": {"newfield": 1}}', "config.json: unknown config key"),
+  ],
+)
+def test_a_damaged_run_config_is_named_with_the_fix(
+  capsys, tmp_path, text, message
+):
+  (tmp_path / "config.json").write_text(text)
+  code, out, err = _main(capsys, "checkpoint", "--workdir", str(tmp_path))
+  assert code == 2 and out == [] and len(err) == 1, err
+  assert err[0].startswith(f"error: {tmp_path / message}"), err
+  assert err[0].endswith(
+    ("or pass the --workdir of another run", "that made the run")
+  )
+  assert (tmp_path / "config.json").read_text() == text
+
+
 def _npz_cut_short(path):
   np.savez(path, images=np.zeros((4, 8, 8, 1), np.uint8))
   path.write_bytes(path.read_bytes()[:100])
