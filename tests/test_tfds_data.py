@@ -344,6 +344,49 @@ def test_dataset_prepared_as_tfrecord_is_one_line_and_the_fix_works(
   assert len(data.build(_cfg(dir=str(tfds_dir)), 0)) == 1797
 
 
+def _cut_short(folder: Path) -> None:
+  (record,) = folder.glob("*.array_record-*")
+  with record.open("r+b") as f:
+    f.truncate(1000)
+
+
+def _scrambled(folder: Path) -> None:
+  (record,) = folder.glob("*.array_record-*")
+  data = bytearray(record.read_bytes())
+  data[200:-200:97] = bytes(b ^ 0xFF for b in data[200:-200:97])
+  record.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+  "damage,deleted",
+  [
+    (_cut_short, "1.0.0"),
+    (_scrambled, "1.0.0"),
+    (lambda f: next(f.glob("*.array_record-*")).unlink(), "1.0.0"),
+    (lambda f: (f / "dataset_info.json").write_text("{"), ""),
+  ],
+  ids=["cut_short", "scrambled", "record_file_missing", "info_not_json"],
+)
+def test_damaged_prepared_dataset_is_one_line_and_the_fix_works(
+  tmp_path, capsys, damage, deleted
+):
+  """Its files cut short, scrambled or gone: one line naming the folder to
+  delete; deleting it, the digits are prepared again on first use."""
+  tfds_dir = tmp_path / "tfds"
+  folder = tfds_dir / "digits" / "1.0.0"
+  shutil.copytree(tfds_source.data_dir() / "digits" / "1.0.0", folder)
+  damage(folder)
+  code, err = _train(tmp_path, capsys, f"data.dir={tfds_dir}")
+  named = (tfds_dir / "digits" / deleted) if deleted else tfds_dir / "digits"
+  assert code == 2 and err.count("\n") == 0, err
+  assert err.startswith(f"error: the prepared dataset digits in {named} "), err
+  assert err.endswith(
+    f"delete {named}, and gan_jax prepares it again on first use"
+  )
+  shutil.rmtree(named)
+  assert len(data.build(_cfg(dir=str(tfds_dir)), 0).reference(2000)) == 1797
+
+
 def test_catalog_preparation_without_tensorflow_says_how(tmp_path, capsys):
   if sys.modules.get("tensorflow") or _has_tensorflow():
     pytest.skip("TensorFlow is installed: this would download cifar10")

@@ -82,6 +82,10 @@ def _in_our_format(make, name: str, data_dir: Path):
     raise other_format(make(None), name, data_dir) from None
 
 
+# Prepared offline, on first use, by _offline_builder's builders.
+OFFLINE = ("digits", "fashion_mnist")
+
+
 def _offline_builder(name: str, data_dir: Path, source_dir: Path | None):
   if name == "digits":
     return _in_our_format(

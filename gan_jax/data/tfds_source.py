@@ -15,6 +15,7 @@ from pathlib import Path
 import grain
 import numpy as np
 import tensorflow_datasets as tfds
+from google.protobuf import json_format
 
 from gan_jax.data import prepare
 from gan_jax.data.pipeline import Shard, gathered_batches, shuffled_batches
@@ -36,6 +37,43 @@ class _QuietTfds(logging.Filter):
 
 logging.getLogger("absl").addFilter(_QuietTfds())
 
+# A prepared dataset's damaged files: ArrayRecord's RuntimeErrors (cut
+# short, corrupted, missing), protobuf's for its dataset_info.json.
+_DAMAGED = (RuntimeError, OSError, json_format.Error)
+
+
+def damaged(name: str, folder: Path, error: Exception) -> DataError:
+  """The error for a prepared dataset that cannot be read: what to delete,
+  and how it is prepared again."""
+  why = str(error).splitlines()[0] if str(error) else type(error).__name__
+  again = (
+    "gan_jax prepares it again on first use"
+    if name in prepare.OFFLINE
+    else f"prepare it again (`{prepare.CLI} prepare {name}`, or "
+    f"`{prepare.CLI} prepare-folder DIR --name {name}` for a folder of images)"
+  )
+  return DataError(
+    f"the prepared dataset {name} in {folder} cannot be read ({why}); "
+    f"delete {folder}, and {again}"
+  )
+
+
+class _Records:
+  """A TFDS data source whose records, when their file cannot be read,
+  raise :func:`damaged`'s DataError (in grain's threads too)."""
+
+  def __init__(self, records, name: str, folder: Path):
+    self._records, self._name, self._folder = records, name, folder
+
+  def __len__(self) -> int:
+    return len(self._records)
+
+  def __getitem__(self, index):
+    try:
+      return self._records[index]
+    except _DAMAGED as e:
+      raise damaged(self._name, self._folder, e) from None
+
 
 def data_dir(configured: str = "") -> Path:
   """``data.dir``, else ``$TFDS_DATA_DIR``, else ``~/tensorflow_datasets``."""
@@ -56,7 +94,10 @@ class TfdsSource:
   def __init__(self, cfg, seed: int):
     """``cfg`` is a :class:`gan_jax.config.DataConfig`."""
     self.name, self.seed, self.key = cfg.name, seed, cfg.image_key
-    builder = prepare.ready(cfg.name, data_dir(cfg.dir))
+    try:
+      builder = prepare.ready(cfg.name, data_dir(cfg.dir))
+    except _DAMAGED as e:
+      raise damaged(cfg.name, data_dir(cfg.dir) / cfg.name, e) from None
     info = builder.info
     if info.splits and cfg.split not in info.splits:  # (Mock data has none.)
       raise DataError(
@@ -76,7 +117,11 @@ class TfdsSource:
         f"to one of {images or 'its features (it has no images)'}"
       )
     try:
-      self._data = builder.as_data_source(split=cfg.split)
+      self._data = _Records(
+        builder.as_data_source(split=cfg.split),
+        cfg.name,
+        Path(builder.data_dir),
+      )
     except NotImplementedError:
       raise prepare.other_format(builder, cfg.name, data_dir(cfg.dir)) from None
     self.preprocess = Preprocess(
