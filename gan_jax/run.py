@@ -344,7 +344,14 @@ def unrestorable(path: Path, error: Exception, fix: str) -> UserError:
 
 
 def _check_workdir(workdir: Path) -> None:
-  """A --workdir that is a file, or inside one, is refused up front."""
+  """A --workdir that is a file, or inside one, is refused up front; so is
+  a folder where a run writes a file."""
+  for name in ("config.json", "metrics.jsonl"):
+    if (workdir / name).is_dir():
+      raise ConfigError(
+        f"--workdir {workdir}: {workdir / name} is a folder, where a run "
+        "writes a file; move it away or choose another --workdir"
+      )
   for folder in (workdir, *workdir.parents):
     if folder.exists():
       if not folder.is_dir():

@@ -61,11 +61,13 @@ def summary_writer_class():
   return SummaryWriter
 
 
-def _step_of(line: str) -> int | None:
+def _step_of(line: bytes) -> int | None:
   try:
     return int(json.loads(line)["step"])
+  # A line cut short when a run was killed (not JSON, or not UTF-8 where a
+  # character was cut in two: UnicodeDecodeError is a ValueError).
   except (ValueError, KeyError, TypeError):
-    return None  # A line cut short when a run was killed.
+    return None
 
 
 def truncate_after(path: Path, step: int) -> None:
@@ -75,7 +77,7 @@ def truncate_after(path: Path, step: int) -> None:
   """
   if not path.exists():
     return
-  lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+  lines = path.read_bytes().splitlines(keepends=True)
   kept = [
     ln
     for ln in lines
@@ -83,5 +85,5 @@ def truncate_after(path: Path, step: int) -> None:
   ]
   if len(kept) != len(lines):
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(kept), encoding="utf-8")
+    tmp.write_bytes(b"".join(kept))
     tmp.replace(path)

@@ -199,6 +199,19 @@ def test_bad_config_leaves_an_existing_workdir_untouched(capsys, tmp_path):
   assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("name", ["config.json", "metrics.jsonl"])
+def test_a_folder_where_a_run_writes_a_file_is_refused(capsys, tmp_path, name):
+  (tmp_path / name).mkdir()
+  code, err = _run(capsys, "--config", DIGITS, "--workdir", str(tmp_path))
+  assert code == 2 and err == [
+    (
+      f"error: --workdir {tmp_path}: {tmp_path / name} is a folder, where a "
+      "run writes a file; move it away or choose another --workdir"
+    )
+  ]
+  assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
 @pytest.mark.parametrize(
   "overrides,message",
   [

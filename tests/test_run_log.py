@@ -4,6 +4,8 @@ import subprocess
 import sys
 import textwrap
 
+from gan_jax import run_log
+
 
 def _run(tmp_path, code):
   """Runs ``code`` in a fresh interpreter that finds a stand-in ``torch``
@@ -60,3 +62,22 @@ def test_the_run_log_works_beside_a_loaded_torch(tmp_path):
     """,
   )
   assert imports == "x"
+
+
+def test_resuming_drops_the_records_past_the_checkpoint_and_cut_lines(
+  tmp_path,
+):
+  """A run killed after its checkpoint at step 4 logged step 6, and was cut
+  in the middle of a line, even inside a UTF-8 character."""
+  path = tmp_path / "metrics.jsonl"
+  lines = [
+    b'{"step": 2, "d_loss": 1.0}\n',
+    b'{"step": 4, "d_loss": 0.5}\n',
+    b'{"step": 6, "d_loss": 0.25}\n',
+    '{"step": 8, "note": "é'.encode()[:-1],
+  ]
+  path.write_bytes(b"".join(lines))
+  run_log.truncate_after(path, 4)
+  assert path.read_bytes() == b"".join(lines[:2])
+  run_log.truncate_after(path, 4)  # Nothing past it: the file stays.
+  assert path.read_bytes() == b"".join(lines[:2])
