@@ -330,7 +330,11 @@ def unrestorable(path: Path, error: Exception, fix: str) -> UserError:
   or damaged), for which ``fix`` says what to do instead."""
   why = " ".join(str(error).split())
   why = why.split(". See full TensorStore details")[0]  # A repr, not a why.
-  layout = "tree structure" in why or "do not match" in why
+  # Without its tree's metadata file orbax reports any checkpoint as laid
+  # out otherwise: that one is damaged.
+  layout = ("tree structure" in why or "do not match" in why) and (
+    path / "state" / "_METADATA"
+  ).is_file()
   why = why if len(why) <= 200 else why[:200] + "…"
   if layout:
     return ConfigError(

@@ -166,8 +166,10 @@ def _empty_files(step: Path) -> None:
     _empty_files,  # orbax: ValueError
     lambda step: shutil.rmtree(step / "record"),  # KeyError
     lambda step: shutil.rmtree(step / "state" / "ocdbt.process_0"),  # Exception
+    # orbax: a tree structure error, as for another layout.
+    lambda step: (step / "state" / "_METADATA").unlink(),
   ],
-  ids=["emptied", "no_record", "no_array_data"],
+  ids=["emptied", "no_record", "no_array_data", "no_tree_metadata"],
 )
 def test_damaged_checkpoint_names_the_one_to_go_back_to(
   tiny_digits, tmp_path, damage
