@@ -8,8 +8,11 @@ a later run would trust.
 import os
 import pathlib
 import tempfile
+import zipfile
 
 import numpy as np
+
+from gan_jax.errors import UserError
 
 
 def cache_dir() -> pathlib.Path:
@@ -17,8 +20,28 @@ def cache_dir() -> pathlib.Path:
     os.path.expanduser("~"), ".cache", "gan_jax"
   )
   path = pathlib.Path(root)
-  path.mkdir(parents=True, exist_ok=True)
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+  except (FileExistsError, NotADirectoryError, PermissionError) as e:
+    raise UserError(
+      f"the cache folder {path} cannot be made ({e.strerror}); set "
+      "$GAN_JAX_CACHE to a folder you can write"
+    ) from None
   return path
+
+
+def load_npz(path: os.PathLike, remake: str) -> dict[str, np.ndarray]:
+  """Every array of a cached ``.npz``; one that cannot be read (damaged on
+  disk: writes are atomic) is a UserError saying to delete it, and
+  ``remake``: how it is then made again."""
+  try:
+    with np.load(path) as arrays:
+      return {name: arrays[name] for name in arrays.files}
+  except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    why = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise UserError(
+      f"the cached file {path} cannot be read ({why}); delete it, and {remake}"
+    ) from None
 
 
 def save_npz(path: os.PathLike, arrays: dict[str, np.ndarray]) -> None:

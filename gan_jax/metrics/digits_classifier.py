@@ -127,8 +127,8 @@ def cache_path() -> Path:
 
 
 def _load(path: Path):
-  with np.load(path) as flat:
-    return traverse_util.unflatten_dict(dict(flat), sep="/")
+  flat = cache.load_npz(path, "it is trained again on first use (seconds)")
+  return traverse_util.unflatten_dict(flat, sep="/")
 
 
 def load_classifier() -> DigitsClassifier:

@@ -91,16 +91,16 @@ def save(path, fs: FeatureSet) -> None:
 
 
 def load(path) -> FeatureSet:
-  with np.load(path) as z:
-    stats = None
-    if "stats_mean" in z:
-      stats = FeatureStats(
-        count=int(z["stats_count"]), mean=z["stats_mean"], m2=z["stats_m2"]
-      )
-    return FeatureSet(
-      stats=stats,
-      features=z.get("features"),
-      logits=z.get("logits"),
-      samples=z.get("samples"),
-      count=int(z["count"]),
+  z = cache.load_npz(path, "the next evaluation computes it again")
+  stats = None
+  if "stats_mean" in z:
+    stats = FeatureStats(
+      count=int(z["stats_count"]), mean=z["stats_mean"], m2=z["stats_m2"]
     )
+  return FeatureSet(
+    stats=stats,
+    features=z.get("features"),
+    logits=z.get("logits"),
+    samples=z.get("samples"),
+    count=int(z["count"]),
+  )

@@ -238,8 +238,12 @@ def load(with_logits: bool = False) -> dict:
 
 def read(path: os.PathLike, with_logits: bool) -> dict:
   """Nested Flax params of a converted file; ``fc`` only ``with_logits``."""
-  with np.load(path) as arrays:
-    flat = {k: arrays[k] for k in arrays.files}
+  remake = (
+    f"convert pytorch-fid's weights again with `{PREPARE} --pth FILE`"
+    if pathlib.Path(path).name == LOGITS_FILE
+    else "gan_jax converts the weights again on first use"
+  )
+  flat = cache.load_npz(path, remake)
   if not with_logits:
     flat = {k: v for k, v in flat.items() if not k.startswith("fc/")}
   return unflatten(flat)
