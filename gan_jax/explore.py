@@ -44,6 +44,13 @@ def _png_path(text: str) -> Path:
     )
   if path.suffix.lower() != ".png":
     raise argparse.ArgumentTypeError(f"{text!r} does not end in .png")
+  for folder in path.parents:  # The nearest that exists must be a folder.
+    if folder.exists():
+      if not folder.is_dir():
+        raise argparse.ArgumentTypeError(
+          f"{text!r} is inside {folder}, which is a file; choose another path"
+        )
+      break
   return path
 
 

@@ -420,7 +420,13 @@ def _train(cfg, workdir, progress: bool, starting: StopOnSignal) -> RunResult:
 
   # 2. The initial state, then the latest checkpoint if there is one.
   if lead:
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+      workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # Under /proc, or a read-only file system.
+      raise ConfigError(
+        f"--workdir {workdir} cannot be made ({e.strerror}); choose a "
+        "--workdir you can write"
+      ) from None
   checkpoints = Checkpointer(workdir / "checkpoints", keep=cfg.keep_checkpoints)
   latest = checkpoints.latest_step()
   placed = None

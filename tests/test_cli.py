@@ -199,6 +199,15 @@ def test_bad_config_leaves_an_existing_workdir_untouched(capsys, tmp_path):
   assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_a_workdir_that_cannot_be_made_is_one_line(capsys):
+  # /proc takes no new folders, even from root, whom permissions don't stop.
+  workdir = "/proc/gan_jax_test/run"
+  code, err = _run(capsys, "--config", DIGITS, "--workdir", workdir)
+  assert code == 2 and len(err) == 1, err
+  assert err[0].startswith(f"error: --workdir {workdir}")
+  assert err[0].endswith("; choose a --workdir you can write")
+
+
 @pytest.mark.parametrize("name", ["config.json", "metrics.jsonl"])
 def test_a_folder_where_a_run_writes_a_file_is_refused(capsys, tmp_path, name):
   (tmp_path / name).mkdir()
@@ -267,6 +276,11 @@ def test_overrides_may_come_before_and_after_flags(capsys, tmp_path):
     ("train", ["--config", DIGITS, "--workdir", ""], "--workdir: an empty"),
     ("sweep", ["--config", DIGITS, "--workdir", " "], "--workdir: an empty"),
     ("explore", ["--workdir", "", "interpolate"], "--workdir: an empty"),
+    (
+      "explore",
+      ["--workdir", "w", "--out", f"{DIGITS}/x.png", "interpolate"],
+      "dcgan_digits.py, which is a file; choose another path",
+    ),
     ("evaluate", ["ffid"], "invalid choice: 'ffid'"),
     ("data.__main__", [], "required: command"),
   ],
