@@ -206,7 +206,13 @@ def restore_run(workdir, step: str = "latest", experiment=None, overrides=()):
       checkpoints.latest_step() if step in ("latest", "best") else int(step)
     )
     if number is None or not checkpoints.path(number).exists():
-      raise UserError(f"no checkpoint {step} in {folder}")
+      saved = ", ".join(map(str, checkpoints.steps()))
+      raise UserError(
+        f"no checkpoint {step} in {folder}; choose one with --step (saved: "
+        f"{saved})"
+        if saved
+        else f"{folder} holds no checkpoint; train the run first"
+      )
     try:
       state, _ = checkpoints.restore(number, parts.state)
     except Exception as e:  # noqa: BLE001  (orbax: see run.unrestorable)

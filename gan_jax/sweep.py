@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     from gan_jax import config, run  # pylint: disable=g-import-not-at-top
 
     seeds = parse_seeds(args.seeds)
+    for override in args.overrides:
+      if override.partition("=")[0].strip() == "seed":
+        raise UserError(
+          f"{override!r}: a sweep sets each run's seed from --seeds; drop it "
+          f"and give --seeds {override.partition('=')[2].strip() or 'N'}"
+        )
     base = config.load(args.config, args.overrides)
     workdir = seed_dir = Path(args.workdir)
     for seed in seeds:  # Every seed's config and folder, before any trains.

@@ -222,6 +222,38 @@ def test_a_folder_where_a_run_writes_a_file_is_refused(capsys, tmp_path, name):
 
 
 @pytest.mark.parametrize(
+  "module,argv,message",
+  [
+    (
+      "sweep",
+      ["--config", DIGITS, "--workdir", "w", "--seeds", "1", "seed=5"],
+      (
+        "'seed=5': a sweep sets each run's seed from --seeds; drop it and "
+        "give --seeds 5"
+      ),
+    ),
+    (
+      "data.__main__",
+      ["prepare", "digits", "--from", "idx"],
+      (
+        "--from is fashion_mnist's (the folder of its IDX files), and digits "
+        "reads none; drop --from"
+      ),
+    ),
+  ],
+  ids=["sweep_seed", "data_from"],
+)
+def test_a_setting_that_would_be_ignored_is_refused(
+  capsys, monkeypatch, tmp_path, module, argv, message
+):
+  monkeypatch.chdir(tmp_path)
+  code = importlib.import_module(f"gan_jax.{module}").main(argv)
+  assert code == 2
+  assert capsys.readouterr().err.strip().splitlines() == [f"error: {message}"]
+  assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
   "overrides,message",
   [
     (

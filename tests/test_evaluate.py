@@ -327,6 +327,15 @@ def test_checkpoint_command_reproduces_the_logged_evaluation(
     capsys, "checkpoint", "--workdir", str(tmp_path / "none")
   )
   assert code == 2 and "holds no run" in err[0]
+  code, _, err = _main(
+    capsys, "checkpoint", "--workdir", str(tmp_path), "--step", "6"
+  )
+  assert code == 2 and err == [
+    (
+      f"error: no checkpoint 6 in {tmp_path / 'checkpoints'}; choose one with "
+      "--step (saved: 4, 8)"
+    )
+  ]
 
 
 def test_best_mode_auto_follows_the_metric():
