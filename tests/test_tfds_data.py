@@ -214,8 +214,15 @@ def _corrupt(folder: Path) -> None:
       lambda f: (_write(f / "a.png"), _write(f / "b.png", mode="L")),
       "--channels 3",
     ),
+    (
+      lambda f: (
+        _write(f / "cats" / "a.png"),
+        _write(f / "dogs" / "x" / "b.png"),
+      ),
+      "the class folder",
+    ),
   ],
-  ids=["empty", "corrupt", "mixed_sizes", "mixed_channels"],
+  ids=["empty", "corrupt", "mixed_sizes", "mixed_channels", "empty_class"],
 )
 def test_bad_image_folder_is_one_line_exit_2_nothing_written(
   tmp_path, capsys, make, message

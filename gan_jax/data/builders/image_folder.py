@@ -61,6 +61,14 @@ def list_images(folder: Path) -> Listing:
       f"no .png/.jpg/.jpeg images in {where}; put the images in {folder} "
       "(or one sub-folder per class) and run prepare-folder again"
     )
+  used = set(labels)
+  empty = [c for label, c in enumerate(classes) if label not in used]
+  if empty:  # A class no example has would skew every conditional run.
+    raise DataError(
+      f"the class folder {folder / empty[0]} holds no .png/.jpg/.jpeg "
+      "images (those in its sub-folders are not read); move its images up "
+      "into it, or remove it, and run prepare-folder again"
+    )
   return Listing(files, labels, classes or ["images"])
 
 
