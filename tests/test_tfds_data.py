@@ -237,12 +237,15 @@ def test_bad_image_folder_is_one_line_exit_2_nothing_written(
   )
 
 
-def test_negative_size_is_refused_before_any_image_is_read(tmp_path, capsys):
+@pytest.mark.parametrize("size", ["-4", "100000"])
+def test_impossible_size_is_refused_before_any_image_is_read(
+  tmp_path, capsys, size
+):
   folder = tmp_path / "images"
   _write(folder / "a.png")
-  assert _prepare_folder(tmp_path, folder, "--size", "-4") == 2
+  assert _prepare_folder(tmp_path, folder, "--size", size) == 2
   err = capsys.readouterr().err.strip()
-  assert err.startswith("error: --size -4 must be a side in pixels, or 0")
+  assert err.startswith(f"error: --size {size} must be a side in pixels up to")
   assert "\n" not in err and "a.png" not in err
   assert not (tmp_path / "tfds").exists()
 

@@ -82,6 +82,10 @@ def _in_our_format(make, name: str, data_dir: Path):
     raise other_format(make(None), name, data_dir) from None
 
 
+# prepare-folder's largest --size: every image is held decoded, and the
+# models go up to 128×128; a larger side is a typo (100000 ran out of memory).
+MAX_SIZE = 4096
+
 # Prepared offline, on first use, by _offline_builder's builders.
 OFFLINE = ("digits", "fashion_mnist")
 
@@ -258,10 +262,11 @@ def prepare_folder(
       f"letters, digits and _, starting with a letter, e.g. --name "
       f"{_snake(name)}"
     )
-  if size < 0:
+  if not 0 <= size <= MAX_SIZE:
     raise DataError(
-      f"--size {size} must be a side in pixels, or 0 to keep the images' "
-      "own size; pass --size N with N > 0, or leave it out"
+      f"--size {size} must be a side in pixels up to {MAX_SIZE}, or 0 to "
+      f"keep the images' own size; pass --size N with 0 < N <= {MAX_SIZE}, "
+      "or leave it out"
     )
   if name in _taken_names():
     raise DataError(
