@@ -148,7 +148,13 @@ def _evals(workdir: Path) -> dict[int, float]:
   return {r["step"]: r["eval/kid"] for r in records if "eval/kid" in r}
 
 
-def test_two_processes_match_one_process_with_as_many_devices(tmp_path):
+def test_two_processes_match_one_process_with_as_many_devices(
+  tmp_path, monkeypatch
+):
+  from gan_jax.metrics import inception_features  # pylint: disable=g-import-not-at-top
+
+  # XLA's Inception, as in the processes (tests/multihost_worker.py).
+  monkeypatch.setattr(inception_features, "resolve_conv_impl", lambda _: "xla")
   cfg = config.load(ROOT / "experiments" / "dcgan_digits.py", OVERRIDES + EVAL)
   cfg.num_devices = 4
   single = run.train(cfg, tmp_path / "single", progress=False)
