@@ -55,11 +55,8 @@ def main(argv=None) -> int:
     from gan_jax.data import prepare, tfds_source  # pylint: disable=g-import-not-at-top
 
     data_dir = tfds_source.data_dir(args.data_dir)
-    if (
-      args.command == "prepare"
-      and args.source_dir
-      and args.name != ("fashion_mnist")
-    ):
+    reads_idx = args.command == "prepare" and args.name == "fashion_mnist"
+    if getattr(args, "source_dir", None) and not reads_idx:
       raise UserError(
         f"--from is fashion_mnist's (the folder of its IDX files), and "
         f"{args.name} reads none; drop --from"

@@ -38,8 +38,9 @@ class _QuietTfds(logging.Filter):
 logging.getLogger("absl").addFilter(_QuietTfds())
 
 # A prepared dataset's damaged files: ArrayRecord's RuntimeErrors (cut
-# short, corrupted, missing), protobuf's for its dataset_info.json.
-_DAMAGED = (RuntimeError, OSError, json_format.Error)
+# short, corrupted, missing), protobuf's for its dataset_info.json; and,
+# reading records, OSError (not opening: preparing may raise it too).
+_DAMAGED = (RuntimeError, json_format.Error)
 
 
 def damaged(name: str, folder: Path, error: Exception) -> DataError:
@@ -71,7 +72,7 @@ class _Records:
   def __getitem__(self, index):
     try:
       return self._records[index]
-    except _DAMAGED as e:
+    except (*_DAMAGED, OSError) as e:
       raise damaged(self._name, self._folder, e) from None
 
 
