@@ -34,8 +34,8 @@ def load_npz(path: os.PathLike, remake: str) -> dict[str, np.ndarray]:
   """Every array of a cached ``.npz``; one that cannot be read (damaged on
   disk: writes are atomic) is a UserError saying to delete it, and
   ``remake``: how it is then made again."""
-  try:
-    with np.load(path) as arrays:
+  try:  # The file opened here, so that it is closed when numpy fails.
+    with open(path, "rb") as f, np.load(f) as arrays:
       return {name: arrays[name] for name in arrays.files}
   except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
     why = str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -48,18 +48,19 @@ def load_images(path: str) -> np.ndarray:
   if not (magic.startswith(b"PK\x03\x04") or magic == b"\x93NUMPY"):
     what = "is empty" if not magic else "is neither an .npz nor an .npy file"
     raise UserError(f"{path} {what}; {SAVE}")
-  try:
-    loaded = np.load(path)
-    if isinstance(loaded, np.ndarray):  # a .npy file
-      images = loaded
-    else:
-      with loaded as z:
-        names = list(z.files)
-        if "images" not in names and len(names) != 1:
-          raise UserError(
-            f"{path} holds {names}; save the images alone or as 'images'"
-          )
-        images = z["images" if "images" in names else names[0]]
+  try:  # The file opened here, so that it is closed when numpy fails.
+    with file.open("rb") as f:
+      loaded = np.load(f)
+      if isinstance(loaded, np.ndarray):  # a .npy file
+        images = loaded
+      else:
+        with loaded as z:
+          names = list(z.files)
+          if "images" not in names and len(names) != 1:
+            raise UserError(
+              f"{path} holds {names}; save the images alone or as 'images'"
+            )
+          images = z["images" if "images" in names else names[0]]
   # Cut short or damaged: BadZipFile, EOFError; object arrays: ValueError.
   except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
     why = str(e).splitlines()[0] if str(e) else type(e).__name__
