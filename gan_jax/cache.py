@@ -22,7 +22,7 @@ def cache_dir() -> pathlib.Path:
   path = pathlib.Path(root)
   try:
     path.mkdir(parents=True, exist_ok=True)
-  except (FileExistsError, NotADirectoryError, PermissionError) as e:
+  except OSError as e:  # A file in its place, /proc, read-only, denied.
     raise UserError(
       f"the cache folder {path} cannot be made ({e.strerror}); set "
       "$GAN_JAX_CACHE to a folder you can write"

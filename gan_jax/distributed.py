@@ -65,16 +65,17 @@ def _integer(value, flag: str, variable: str) -> int | None:
     ) from None
 
 
-def _check(kwargs: dict) -> None:
-  """The address is HOST:PORT, and the process id one of the processes."""
+def _check(kwargs: dict, count: str, own: str) -> None:
+  """The address is HOST:PORT, and the process id one of the processes;
+  ``count`` and ``own`` name where the two numbers came from."""
   _host_and_port(kwargs["coordinator_address"])
   num, index = kwargs["num_processes"], kwargs["process_id"]
   if num < 1:
-    raise ConfigError(f"--num-processes {num} must be at least 1")
+    raise ConfigError(f"{count}{num} must be at least 1")
   if not 0 <= index < num:
     raise ConfigError(
-      f"--process-id {index} is not one of the {num} processes; number "
-      f"them 0 to {num - 1}"
+      f"{own}{index} is not one of the {num} processes; number them 0 to "
+      f"{num - 1}"
     )
 
 
@@ -112,7 +113,11 @@ def initialize(
       "--distributed alone on TPU, SLURM or Open MPI)"
     )
   if kwargs:
-    _check(kwargs)
+    _check(
+      kwargs,
+      "--num-processes " if num_processes is not None else "JAX_NUM_PROCESSES=",
+      "--process-id " if process_id is not None else "JAX_PROCESS_ID=",
+    )
   if kwargs.get("process_id", 0) != 0:
     wait_for_coordinator(kwargs["coordinator_address"])
   try:

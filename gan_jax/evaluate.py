@@ -45,7 +45,8 @@ def load_images(path: str) -> np.ndarray:
     raise UserError(f"{path} does not exist; pass an .npz of uint8 images")
   with file.open("rb") as f:
     magic = f.read(6)
-  if not (magic.startswith(b"PK\x03\x04") or magic == b"\x93NUMPY"):
+  # A zip's first entry, or its end (np.savez of no arrays), or .npy's.
+  if not (magic[:4] in (b"PK\x03\x04", b"PK\x05\x06") or magic == b"\x93NUMPY"):
     what = "is empty" if not magic else "is neither an .npz nor an .npy file"
     raise UserError(f"{path} {what}; {SAVE}")
   try:  # The file opened here, so that it is closed when numpy fails.

@@ -21,6 +21,13 @@ def test_a_cache_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
   assert afile.read_text() == "keep"
 
 
+def test_a_cache_folder_under_proc_is_one_line(monkeypatch):
+  # /proc takes no new folders, even from root.
+  monkeypatch.setenv("GAN_JAX_CACHE", "/proc/gan_jax_test_cache")
+  with pytest.raises(UserError, match="set \\$GAN_JAX_CACHE to a folder"):
+    cache.cache_dir()
+
+
 def test_saved_arrays_load_back(tmp_path):
   arrays = {"a": np.arange(3), "b/c": np.ones((2, 2), np.float32)}
   cache.save_npz(tmp_path / "x.npz", arrays)

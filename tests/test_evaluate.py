@@ -437,6 +437,7 @@ def _npz_cut_short(path):
       "cannot be read (Object arrays cannot be loaded",
     ),
     (lambda p: p.mkdir(), "is a folder; pass an .npz"),
+    (lambda p: np.savez(p), "holds []; save the images"),
   ],
 )
 def test_unreadable_image_files_are_one_line_exit_2(

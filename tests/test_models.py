@@ -81,7 +81,7 @@ def test_mlp_shapes():
 @pytest.mark.parametrize(
   "shape,fix",
   [
-    ((8, 16, 1), "crop them square with data.crop=center"),
+    ((8, 16, 1), "or make your source's examples square"),
     ((256, 256, 3), "resize it with data.image_size"),
     ((12, 12, 1), "resize it with data.image_size"),
     ((2,), "use model.arch=mlp for vector data"),

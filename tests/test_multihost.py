@@ -318,7 +318,7 @@ def test_incomplete_distributed_flags_are_one_line_exit_2(tmp_path, capsys):
     (
       ["--coordinator", "127.0.0.1:1", "--num-processes", "2"],
       {"JAX_PROCESS_ID": "5"},
-      "--process-id 5 is not one of the 2 processes; number them 0 to 1",
+      "JAX_PROCESS_ID=5 is not one of the 2 processes; number them 0 to 1",
     ),
     (
       ["--coordinator", "127.0.0.1:1", "--num-processes", "0"],

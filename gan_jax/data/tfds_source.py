@@ -37,10 +37,12 @@ class _QuietTfds(logging.Filter):
 
 logging.getLogger("absl").addFilter(_QuietTfds())
 
-# A prepared dataset's damaged files: ArrayRecord's RuntimeErrors (cut
-# short, corrupted, missing), protobuf's for its dataset_info.json; and,
-# reading records, OSError (not opening: preparing may raise it too).
-_DAMAGED = (RuntimeError, json_format.Error)
+# A prepared dataset's damaged files: reading records, ArrayRecord's
+# RuntimeErrors (a file cut short, corrupted or missing); opening the
+# dataset, protobuf's for its dataset_info.json. (Not around preparing,
+# which may fail for other reasons: a full disk, a bug.)
+_UNREADABLE_RECORDS = RuntimeError
+_UNREADABLE_INFO = json_format.Error
 
 
 def damaged(name: str, folder: Path, error: Exception) -> DataError:
@@ -72,7 +74,7 @@ class _Records:
   def __getitem__(self, index):
     try:
       return self._records[index]
-    except (*_DAMAGED, OSError) as e:
+    except _UNREADABLE_RECORDS as e:
       raise damaged(self._name, self._folder, e) from None
 
 
@@ -97,7 +99,7 @@ class TfdsSource:
     self.name, self.seed, self.key = cfg.name, seed, cfg.image_key
     try:
       builder = prepare.ready(cfg.name, data_dir(cfg.dir))
-    except _DAMAGED as e:
+    except _UNREADABLE_INFO as e:
       raise damaged(cfg.name, data_dir(cfg.dir) / cfg.name, e) from None
     info = builder.info
     if info.splits and cfg.split not in info.splits:  # (Mock data has none.)

@@ -41,7 +41,8 @@ def _square_resolution(
     raise ConfigError(
       f"model.arch={arch!r} needs square H×W×C images, but the data gives "
       f"examples of shape {data_shape}; crop them square with "
-      "data.crop=center"
+      "data.crop=center (for TFDS datasets and image folders), or make your "
+      "source's examples square"
     )
   res = data_shape[0]
   if res not in supported:
