@@ -11,11 +11,24 @@ happens in the background. In a multi-process run every process calls
 ``save`` and ``restore``; orbax writes each array once.
 """
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
 import orbax.checkpoint as ocp
+
+
+class _QuietOrbax(logging.Filter):
+  """Drops orbax's warning that a checkpoint folder lacks its metadata
+  file: such a folder fails to restore, and the run's one-line error names
+  it and what to do; the warning only doubled that line."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Metadata file does not exist")
+
+
+logging.getLogger("absl").addFilter(_QuietOrbax())
 
 
 class Checkpointer:

@@ -188,6 +188,19 @@ def test_damaged_checkpoint_names_the_one_to_go_back_to(
   assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
 
 
+def test_orbax_warning_about_a_folder_without_metadata_is_dropped():
+  """An empty checkpoint folder: the run's one-line error names it, and
+  orbax's warning ("Metadata file does not exist") no longer precedes it."""
+  import logging  # pylint: disable=g-import-not-at-top
+
+  def record(message):
+    return logging.LogRecord("absl", logging.WARNING, "", 0, message, (), None)
+
+  absl = logging.getLogger("absl")
+  assert not absl.filter(record("Metadata file does not exist: /w/8/_X"))
+  assert absl.filter(record("another warning"))
+
+
 def test_workdir_that_is_a_file_is_refused(tiny_digits, tmp_path):
   afile = tmp_path / "afile"
   afile.write_text("keep me")
