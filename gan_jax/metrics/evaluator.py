@@ -81,10 +81,11 @@ class Evaluator:
     data = f"data.name={self.data_name!r}"
     features = self.cfg.features
     if problem := feature_spaces.input_problem(features, shape):
-      fits = [
+      fits = [  # The spaces that declare what they take, and take these.
         n
-        for n in ("inception", "digits", "points")
-        if feature_spaces.input_problem(n, shape) is None
+        for n, build in FEATURE_SPACES.items()
+        if hasattr(build, "input_problem")
+        and feature_spaces.input_problem(n, shape) is None
       ]
       fix = (
         f"set eval.features={' or '.join(fits)}"
