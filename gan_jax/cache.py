@@ -12,7 +12,7 @@ import zipfile
 
 import numpy as np
 
-from gan_jax.errors import UserError
+from gan_jax.errors import UserError, reason
 
 
 def cache_dir() -> pathlib.Path:
@@ -38,9 +38,9 @@ def load_npz(path: os.PathLike, remake: str) -> dict[str, np.ndarray]:
     with open(path, "rb") as f, np.load(f) as arrays:
       return {name: arrays[name] for name in arrays.files}
   except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-    why = str(e).splitlines()[0] if str(e) else type(e).__name__
     raise UserError(
-      f"the cached file {path} cannot be read ({why}); delete it, and {remake}"
+      f"the cached file {path} cannot be read ({reason(e)}); delete it, and "
+      f"{remake}"
     ) from None
 
 

@@ -32,6 +32,13 @@ class TrainingDiverged(UserError):
   exit_code = 3
 
 
+def reason(error: Exception) -> str:
+  """A library's exception in one line, to quote inside a UserError: its
+  message's first line, or its type's name when it has none."""
+  text = str(error)
+  return text.splitlines()[0] if text else type(error).__name__
+
+
 def report(error: UserError) -> int:
   """Prints ``error: <message>`` to stderr; returns the exit code."""
   print(f"error: {error}", file=sys.stderr)

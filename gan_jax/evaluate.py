@@ -30,6 +30,7 @@ from gan_jax.errors import (
   ConfigError,
   UserError,
   path_argument,
+  reason,
   report,
 )
 
@@ -64,8 +65,7 @@ def load_images(path: str) -> np.ndarray:
           images = z["images" if "images" in names else names[0]]
   # Cut short or damaged: BadZipFile, EOFError; object arrays: ValueError.
   except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-    why = str(e).splitlines()[0] if str(e) else type(e).__name__
-    raise UserError(f"{path} cannot be read ({why}); {SAVE}") from None
+    raise UserError(f"{path} cannot be read ({reason(e)}); {SAVE}") from None
   if (
     images.dtype != np.uint8
     or images.ndim != 4

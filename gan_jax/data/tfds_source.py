@@ -20,7 +20,7 @@ from google.protobuf import json_format
 from gan_jax.data import prepare
 from gan_jax.data.pipeline import Shard, gathered_batches, shuffled_batches
 from gan_jax.data.preprocess import Preprocess
-from gan_jax.errors import DataError
+from gan_jax.errors import DataError, reason
 
 
 class _QuietTfds(logging.Filter):
@@ -48,7 +48,6 @@ _UNREADABLE_INFO = json_format.Error
 def damaged(name: str, folder: Path, error: Exception) -> DataError:
   """The error for a prepared dataset that cannot be read: what to delete,
   and how it is prepared again."""
-  why = str(error).splitlines()[0] if str(error) else type(error).__name__
   again = (
     "gan_jax prepares it again on first use"
     if name in prepare.OFFLINE
@@ -56,7 +55,8 @@ def damaged(name: str, folder: Path, error: Exception) -> DataError:
     f"`{prepare.CLI} prepare-folder DIR --name {name}` for a folder of images)"
   )
   return DataError(
-    f"the prepared dataset {name} in {folder} cannot be read ({why}); "
+    f"the prepared dataset {name} in {folder} cannot be read "
+    f"({reason(error)}); "
     f"delete {folder}, and {again}"
   )
 
