@@ -16,6 +16,7 @@ from tests.test_matmul_conv import (
   EMPTY_CONV,
   EMPTY_TRANSPOSE,
   QUICK_COMPILE,
+  _dot_operand_types,
   _lax_conv,
   _lax_transpose,
   check_nothing_to_compute,
@@ -139,9 +140,10 @@ def test_unsupported_taps_are_refused():
 def test_dcgan32_layers_take_the_path_measured_to_pay():
   """On dcgan32 (batch 64, width 128): D's inner convolutions and G's
   4×4 → 8×8 and 8×8 → 16×16 transposed ones; not D's first (3 input
-  channels) or G's last (3 outputs), nor bfloat16. A transposed one needs
-  a 2×2 input tile for every two input channels (batch 64 at 4×4 × 1,024
-  does not, nor batch 4 at 8×8 × 256)."""
+  channels) or G's last (3 outputs). A transposed one needs a 2×2 input
+  tile for every two input channels (batch 64 at 4×4 × 1,024 does not,
+  nor batch 4 at 8×8 × 256). In bfloat16 the same, except G's 4×4 → 8×8
+  layer; float16 never."""
   f32, bf16 = jnp.float32, jnp.bfloat16
 
   def conv(shape, dtype=f32, kernel=(4, 4, 0, 0), strides=(2, 2)):
@@ -153,8 +155,10 @@ def test_dcgan32_layers_take_the_path_measured_to_pay():
     return winograd.conv_transpose_pays(x, (4, 4, shape[-1], out), (2, 2))
 
   assert conv((64, 16, 16, 128)) and conv((64, 8, 8, 256))
+  assert conv((64, 16, 16, 128), bf16) and conv((64, 8, 8, 256), bf16)
   assert not conv((64, 32, 32, 3))
-  assert not conv((64, 16, 16, 128), bf16)
+  assert not conv((64, 32, 32, 3), bf16)
+  assert not conv((64, 16, 16, 128), jnp.float16)
   assert not conv((64, 4, 4, 512), kernel=(4, 4), strides=(1, 1))
   assert conv((64, 8, 8, 64), kernel=(3, 3), strides=(1, 1))
   assert transpose((64, 8, 8, 256), 128)
@@ -164,7 +168,76 @@ def test_dcgan32_layers_take_the_path_measured_to_pay():
   assert not transpose((4, 8, 8, 256), 128)
   assert not transpose((64, 2, 2, 512), 256)
   assert not transpose((64, 16, 16, 128), 3)
-  assert not transpose((64, 8, 8, 256), 128, bf16)
+  assert transpose((64, 8, 8, 256), 128, bf16)
+  assert not transpose((64, 4, 4, 512), 256, bf16)
+
+
+# Each m and a stride-1 kernel, in the paddings that need cropping.
+BFLOAT16_CASES = [
+  ((4, 4), (2, 2), "SAME"),
+  ((3, 3), (1, 1), "VALID"),
+  ((5, 6), (2, 2), ((1, 2), (0, 3))),
+  ((4, 3), (2, 1), "SAME"),
+]
+
+
+@pytest.mark.parametrize("ks,s,padding", BFLOAT16_CASES)
+def test_bfloat16_is_lax_in_float32_within_the_transforms_rounding(
+  ks, s, padding
+):
+  """In bfloat16 the transforms are computed in float32 and rounded to
+  bfloat16 for the products, which accumulate in float32: values and
+  gradients are lax's float32 results on the same bfloat16 inputs, up to
+  those roundings. Each product's operands are rounded sums of a few
+  terms, so the error is a few 2⁻⁹ of the largest terms (measured: at
+  most 1% of the largest output), where a layout or transform mistake
+  would be of the order of the outputs."""
+  x, w = (a.astype(jnp.bfloat16) for a in _inputs(ks, n=9, seed=3))
+
+  def in_float32(theirs):
+    def fn(x, w, s, padding):
+      return theirs(x.astype(jnp.float32), w.astype(jnp.float32), s, padding)
+
+    return fn
+
+  rng = np.random.default_rng(4)
+  probes = [
+    jnp.asarray(
+      rng.normal(size=out_shape(theirs, x, w, s, padding)), jnp.bfloat16
+    ).astype(jnp.float32)
+    for _, theirs in PAIRS
+  ]
+  got = values_and_gradients([f for f, _ in PAIRS], probes, x, w, s, padding)
+  want = values_and_gradients(
+    [in_float32(t) for _, t in PAIRS], probes, x, w, s, padding
+  )
+  for ours, theirs in zip(got, want):
+    for g, e in zip(ours, theirs):
+      assert g.dtype == jnp.bfloat16
+      g, e = np.asarray(g, np.float32), np.asarray(e, np.float32)
+      np.testing.assert_allclose(g, e, rtol=2**-7, atol=2**-6 * abs(e).max())
+
+
+def test_bfloat16_products_stay_in_bfloat16_on_cpu():
+  """Every product of both convolutions, forward and backward, reaches
+  XLA:CPU with bfloat16 operands (in the standard layout; see
+  test_matmul_conv's test of the same name): (m + 1)² products for each
+  of the three passes."""
+  a, b = jnp.ones((64, 32), jnp.bfloat16), jnp.ones((32, 16), jnp.bfloat16)
+  plain = jax.jit(lambda a, b: matmul_conv._dot(a, b, None)).lower(a, b)
+  if set(_dot_operand_types(plain.compile().as_text())) != {("bf16", "bf16")}:
+    pytest.skip(f"{jax.default_backend()} has no bfloat16 products")
+  rng = np.random.default_rng(5)
+  x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
+  w = jnp.asarray(rng.normal(size=(4, 4, 16, 16)), jnp.bfloat16)
+  for fn, _ in PAIRS:
+
+    def loss(x, w, fn=fn):
+      return jnp.sum(fn(x, w, (2, 2), "SAME").astype(jnp.float32) ** 2)
+
+    step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    found = _dot_operand_types(step.lower(x, w).compile().as_text())
+    assert found == [("bf16", "bf16")] * 27
 
 
 def test_elsewhere_it_is_matmul_conv_bit_for_bit():

@@ -23,11 +23,20 @@ the tiles back where they overlap; the kernel's multiplies the transformed
 input by the transformed output gradient. A transposed convolution is the
 adjoint of a strided one, so it runs the input-gradient steps forward.
 
+In bfloat16 (mixed precision) the transforms are computed in float32 and
+rounded to bfloat16 for the products, which accumulate in float32 on the
+CPU's bfloat16 instructions; each product's operands then reach XLA in the
+standard layout (``matmul_conv._dot``), so the backward passes transform
+the kernel with its matrix axes swapped and the input (or a transposed
+convolution's input) with its channels first. That rounds each
+transformed operand once, where im2col rounds only the inputs: a few 2⁻⁹
+of the largest terms (tested against lax in float32).
+
 :func:`conv` and :func:`conv_transpose` take this path where it pays on
-XLA:CPU (float32, m of 2 or 3, enough channels and outputs; measured in
-benchmarks/README.md) and :mod:`matmul_conv`'s im2col and col2im
-otherwise. The modules have the same parameters as Flax's ``nn.Conv`` and
-``nn.ConvTranspose``.
+XLA:CPU (float32 or bfloat16, m of 2 or 3, enough channels and outputs;
+measured in benchmarks/README.md) and :mod:`matmul_conv`'s im2col and
+col2im otherwise. The modules have the same parameters as Flax's
+``nn.Conv`` and ``nn.ConvTranspose``.
 """
 
 import functools
@@ -80,6 +89,9 @@ MIN_CONV_CHANNELS = 16
 MIN_CONV_OUTPUT = 4
 MIN_TRANSPOSE_CHANNELS = 128
 MIN_TRANSPOSE_INPUT = 4
+# In bfloat16 the products run twice as fast and the transforms' passes
+# weigh more: a transposed convolution's 4×4 input does not pay there.
+MIN_TRANSPOSE_INPUT_NARROW = 8
 MIN_TRANSPOSE_TILES_PER_CHANNEL = 0.5
 
 
@@ -117,15 +129,16 @@ def conv_transpose_pays(x, kernel_shape, strides) -> bool:
   return (
     _eligible(x, kernel_shape[:2], strides)
     and strides[0] * strides[1] * kernel_shape[-1] >= MIN_TRANSPOSE_CHANNELS
-    and min(h, w) >= MIN_TRANSPOSE_INPUT
+    and min(h, w)
+    >= (MIN_TRANSPOSE_INPUT_NARROW if _narrow(x) else MIN_TRANSPOSE_INPUT)
     and b * th * tw >= MIN_TRANSPOSE_TILES_PER_CHANNEL * c
   )
 
 
 def _eligible(x, ks, strides) -> bool:
-  # bfloat16 keeps matmul_conv's path, tuned for the CPU's bfloat16 units
-  # and rounded once per result.
-  return x.dtype == jnp.float32 and supported(_taps(ks, strides))
+  # float32, and bfloat16 (mixed precision) with its products rounded.
+  fits = x.dtype in (jnp.float32, jnp.bfloat16)
+  return fits and supported(_taps(ks, strides))
 
 
 def _tiles(sizes: Sequence[int]) -> list[int]:
@@ -156,7 +169,7 @@ def winograd_conv(x, kernel, strides, padding, precision=None) -> jax.Array:
   k = _pad_kernel(kernel.astype(wide), ms, strides)
   k = k.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 1, 3, 4, 5)
   k = k.reshape(ms[0], ms[1], sh * sw * c, o)
-  y = _correlate(x.astype(wide), k, (*ms, *tiles), view, precision)
+  y = _correlate(x, k, (*ms, *tiles), view, precision)
   return y[:, : outs[0], : outs[1]].astype(x.dtype)
 
 
@@ -182,10 +195,7 @@ def winograd_conv_transpose(
   # ran at about 1 GB/s in the step; benchmarks/README.md).
   kt = flipped.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 4, 1, 3, 5)
   kt = kt.reshape(ms[0], ms[1], c, sh * sw * o)
-  y = jnp.pad(
-    x.astype(wide),
-    ((0, 0), (0, 2 * tiles[0] - h), (0, 2 * tiles[1] - w), (0, 0)),
-  )
+  y = jnp.pad(x, ((0, 0), (0, 2 * tiles[0] - h), (0, 2 * tiles[1] - w), (0, 0)))
   supers = [2 * t + m - 1 for t, m in zip(tiles, ms)]
   xv_shape = (b, supers[0], sh, supers[1], sw * o)
   full = _correlate_t(y, kt, (*ms, *tiles), xv_shape, precision)
@@ -253,6 +263,18 @@ def _transform_input(xv, geo):
   return out
 
 
+def _transform_input_t(xv, geo):
+  """:func:`_transform_input`'s matrices transposed, (s_h·s_w·C,
+  b·t_h·t_w), from the super-pixels with their channels first."""
+  mh, mw, th, tw = geo
+  xt = jnp.transpose(xv, (2, 4, 0, 1, 3))  # (s_h, s_w·C, b, rows, cols)
+  out = []
+  for rows in _tile_rows(xt, mh, th, 3):
+    for v in _tile_rows(rows, mw, tw, 4):  # (s_h, s_w·C, b, t_h, t_w)
+      out.append(v.reshape(v.shape[0] * v.shape[1], -1))
+  return out
+
+
 def _transform_input_adjoint(grads, geo, xv_shape):
   mh, mw, th, tw = geo
   b, rows, sh, cols, swc = xv_shape
@@ -310,6 +332,23 @@ def _transform_output_adjoint(y, geo):
   ]
 
 
+def _transform_output_adjoint_t(y, geo):
+  """:func:`_transform_output_adjoint`'s matrices transposed, (O,
+  b·t_h·t_w), from ``y`` with its channels first."""
+  mh, mw, th, tw = geo
+  ah, aw = _F2[mh][2], _F2[mw][2]
+  b, o = y.shape[0], y.shape[-1]
+  y = jnp.moveaxis(y, -1, 0).reshape(o, b, th, 2, tw, 2)
+  rows = [
+    _combine(ah[:, i], [y[:, :, :, p] for p in (0, 1)]) for i in range(mh + 1)
+  ]
+  return [
+    _combine(aw[:, j], [r[..., q] for q in (0, 1)]).reshape(o, -1)
+    for r in rows
+    for j in range(mw + 1)
+  ]
+
+
 def _products(v, u, precision):
   return [_dot(a, c, precision) for a, c in zip(v, u)]
 
@@ -346,7 +385,9 @@ def _correlate(x, k, geo, view, precision):
   145, 81 and 50 MB per batch beside the activations).
   """
   u = _transform_kernel(k, geo)
-  v = _transform_input(_super_pixels(x, view), geo)
+  v = _transform_input(_super_pixels(_wide(x), view), geo)
+  if _narrow(x):
+    v, u = _rounded(v, x.dtype), _rounded(u, x.dtype)
   return _forward(v, u, geo, x.shape[0], precision)
 
 
@@ -356,6 +397,8 @@ def _correlate_fwd(x, k, geo, view, precision):
 
 def _correlate_bwd(geo, view, precision, residuals, g):
   x, k = residuals
+  if _narrow(x):
+    return _correlate_bwd_narrow(geo, view, precision, x, k, g)
   # The kernel's gradient transforms the input again, and the input's
   # gradient the kernel. Made to depend on g, so that XLA's CSE does not
   # merge them with the forward pass's transforms and keep those alive in
@@ -370,7 +413,41 @@ def _correlate_bwd(geo, view, precision, residuals, g):
   return grad_x, _transform_kernel_adjoint(_kernel_grads(v, g, precision), geo)
 
 
+def _correlate_bwd_narrow(geo, view, precision, x, k, g):
+  """:func:`_correlate_bwd` with every product's operands in the standard
+  layout (``matmul_conv._dot``), rounded to ``x``'s dtype: the kernel's
+  transform taken from the kernel with its two matrix axes swapped, and
+  the input's from its super-pixels with their channels first (the
+  kernel gradient's left operand, (s_h·s_w·C, tiles))."""
+  dtype = x.dtype
+  xv, to_x = jax.vjp(
+    functools.partial(_super_pixels, view=view), matmul_conv._after(x, g)
+  )
+  ut = _transform_kernel(jnp.swapaxes(matmul_conv._after(k, g), 2, 3), geo)
+  g = _rounded(_transform_output_adjoint(g, geo), dtype)
+  grads = _products(g, _rounded(ut, dtype), precision)
+  (grad_x,) = to_x(_transform_input_adjoint(grads, geo, xv.shape).astype(dtype))
+  vt = _rounded(_transform_input_t(_wide(xv), geo), dtype)
+  grad_k = _transform_kernel_adjoint(_products(vt, g, precision), geo)
+  return grad_x, grad_k
+
+
 _correlate.defvjp(_correlate_fwd, _correlate_bwd)
+
+
+def _wide(x):
+  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def _narrow(x) -> bool:
+  """Whether products with ``x`` take rounded operands in the standard
+  layout: bfloat16 and float16 (``matmul_conv._standard_layout``)."""
+  return matmul_conv._standard_layout(x)
+
+
+def _rounded(arrays, dtype):
+  """The transforms, computed in float32, rounded to the products' dtype."""
+  return [a.astype(dtype) for a in arrays]
 
 
 def _transposed(matrices):
@@ -383,12 +460,15 @@ def _correlate_t(y, kt, geo, xv_shape, precision):
   matrices given transposed (``kt[u, v] = k[u, v]ᵀ``). The transforms act
   on taps, so they commute with that transpose, and XLA cancels each
   matrix's two transposes."""
-  g = _transform_output_adjoint(y, geo)
+  g = _transform_output_adjoint(_wide(y), geo)
   # The kernel's transform depends on y, so that XLA does not merge it with
   # another call's on the same kernel (the D update's fakes, the backward
   # pass) and keep it alive in between: 72 MB for dcgan64's first layer.
-  u = _transposed(_transform_kernel(matmul_conv._after(kt, y), geo))
-  return _input_grad(g, u, geo, xv_shape, precision)
+  u = _transform_kernel(matmul_conv._after(kt, y), geo)
+  if _narrow(y):  # u's matrices are (C, s_h·s_w·O): the standard layout.
+    grads = _products(_rounded(g, y.dtype), _rounded(u, y.dtype), precision)
+    return _transform_input_adjoint(grads, geo, xv_shape)
+  return _input_grad(g, _transposed(u), geo, xv_shape, precision)
 
 
 def _correlate_t_fwd(y, kt, geo, xv_shape, precision):
@@ -397,6 +477,8 @@ def _correlate_t_fwd(y, kt, geo, xv_shape, precision):
 
 def _correlate_t_bwd(geo, xv_shape, precision, residuals, z):
   y, kt = residuals
+  if _narrow(y):
+    return _correlate_t_bwd_narrow(geo, precision, y, kt, z)
   # Likewise, y's and the kernel's transforms again, made to depend on z;
   # z's transform serves both gradients.
   g = _transform_output_adjoint(matmul_conv._after(y, z), geo)
@@ -418,6 +500,24 @@ def _correlate_t_bwd(geo, xv_shape, precision, residuals, z):
   # first, tried there, took dcgan64's temporaries from 1,172 to 2,167 MB.
   grad_kt = matmul_conv._after(grad_kt, *products)
   grad_y = _transform_output(products, geo, z.shape[0])
+  return matmul_conv._after(grad_y, grad_kt), grad_kt
+
+
+def _correlate_t_bwd_narrow(geo, precision, y, kt, z):
+  """:func:`_correlate_t_bwd` in the standard layout, rounded to ``y``'s
+  dtype: the kernel's transform from the kernel with its matrix axes
+  swapped, and y's with its channels first (the kernel gradient's left
+  operand, (C, tiles)). The same ties between the gradients."""
+  dtype = y.dtype
+  v = _rounded(_transform_input(z, geo), dtype)
+  u = _transform_kernel(jnp.swapaxes(matmul_conv._after(kt, z), 2, 3), geo)
+  gt = _transform_output_adjoint_t(_wide(matmul_conv._after(y, z)), geo)
+  grad_kt = _transform_kernel_adjoint(
+    _products(_rounded(gt, dtype), v, precision), geo
+  )
+  products = _products(v, _rounded(u, dtype), precision)
+  grad_kt = matmul_conv._after(grad_kt, *products)
+  grad_y = _transform_output(products, geo, z.shape[0]).astype(dtype)
   return matmul_conv._after(grad_y, grad_kt), grad_kt
 
 
