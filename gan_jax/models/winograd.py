@@ -27,8 +27,8 @@ In bfloat16 (mixed precision) the transforms are computed in float32 and
 rounded to bfloat16 for the products, which accumulate in float32 on the
 CPU's bfloat16 instructions; each product's operands then reach XLA in the
 standard layout (``matmul_conv._dot``), so the backward passes transform
-the kernel with its matrix axes swapped and the input (or a transposed
-convolution's input) with its channels first. That rounds each
+the kernel with its matrix axes swapped and the layer's input with its
+channels first. That rounds each
 transformed operand once, where im2col rounds only the inputs: a few 2⁻⁹
 of the largest terms (tested against lax in float32).
 
