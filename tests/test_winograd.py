@@ -143,7 +143,8 @@ def test_dcgan32_layers_take_the_path_measured_to_pay():
   channels) or G's last (3 outputs). A transposed one needs a 2×2 input
   tile for every two input channels (batch 64 at 4×4 × 1,024 does not,
   nor batch 4 at 8×8 × 256). In bfloat16 the same, except G's 4×4 → 8×8
-  layer; float16 never."""
+  layer: there a transposed one needs a tile for every input channel
+  (dcgan64's first layer at batch 256 has one). float16 never."""
   f32, bf16 = jnp.float32, jnp.bfloat16
 
   def conv(shape, dtype=f32, kernel=(4, 4, 0, 0), strides=(2, 2)):
@@ -170,6 +171,7 @@ def test_dcgan32_layers_take_the_path_measured_to_pay():
   assert not transpose((64, 16, 16, 128), 3)
   assert transpose((64, 8, 8, 256), 128, bf16)
   assert not transpose((64, 4, 4, 512), 256, bf16)
+  assert transpose((256, 4, 4, 1024), 512, bf16)
 
 
 # Each m and a stride-1 kernel, in the paddings that need cropping.

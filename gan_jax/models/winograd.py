@@ -89,10 +89,10 @@ MIN_CONV_CHANNELS = 16
 MIN_CONV_OUTPUT = 4
 MIN_TRANSPOSE_CHANNELS = 128
 MIN_TRANSPOSE_INPUT = 4
-# In bfloat16 the products run twice as fast and the transforms' passes
-# weigh more: a transposed convolution's 4×4 input does not pay there.
-MIN_TRANSPOSE_INPUT_NARROW = 8
 MIN_TRANSPOSE_TILES_PER_CHANNEL = 0.5
+# In bfloat16 the products run twice as fast, so the kernel's transform
+# weighs twice as much: a tile for every input channel.
+MIN_TRANSPOSE_TILES_PER_CHANNEL_NARROW = 1
 
 
 def conv(x, kernel, strides, padding: Padding, precision=None) -> jax.Array:
@@ -129,10 +129,15 @@ def conv_transpose_pays(x, kernel_shape, strides) -> bool:
   return (
     _eligible(x, kernel_shape[:2], strides)
     and strides[0] * strides[1] * kernel_shape[-1] >= MIN_TRANSPOSE_CHANNELS
-    and min(h, w)
-    >= (MIN_TRANSPOSE_INPUT_NARROW if _narrow(x) else MIN_TRANSPOSE_INPUT)
-    and b * th * tw >= MIN_TRANSPOSE_TILES_PER_CHANNEL * c
+    and min(h, w) >= MIN_TRANSPOSE_INPUT
+    and b * th * tw >= c * _tiles_per_channel(x)
   )
+
+
+def _tiles_per_channel(x) -> float:
+  if _narrow(x):
+    return MIN_TRANSPOSE_TILES_PER_CHANNEL_NARROW
+  return MIN_TRANSPOSE_TILES_PER_CHANNEL
 
 
 def _eligible(x, ks, strides) -> bool:
