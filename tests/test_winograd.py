@@ -172,6 +172,8 @@ def test_dcgan32_layers_take_the_path_measured_to_pay():
   assert transpose((64, 8, 8, 256), 128, bf16)
   assert not transpose((64, 4, 4, 512), 256, bf16)
   assert transpose((256, 4, 4, 1024), 512, bf16)
+  assert not transpose((64, 16, 16, 128), 3, bf16)
+  assert not transpose((4, 8, 8, 256), 128, bf16)
 
 
 # Each m and a stride-1 kernel, in the paddings that need cropping.
@@ -220,26 +222,42 @@ def test_bfloat16_is_lax_in_float32_within_the_transforms_rounding(
       np.testing.assert_allclose(g, e, rtol=2**-7, atol=2**-6 * abs(e).max())
 
 
-def test_bfloat16_products_stay_in_bfloat16_on_cpu():
+@pytest.mark.parametrize(
+  "ks,s,products",
+  [((4, 4), (2, 2), 9), ((3, 3), (1, 1), 16), ((4, 3), (2, 1), 12)],
+)
+def test_bfloat16_products_stay_in_bfloat16_on_cpu(ks, s, products):
   """Every product of both convolutions, forward and backward, reaches
   XLA:CPU with bfloat16 operands (in the standard layout; see
-  test_matmul_conv's test of the same name): (m + 1)² products for each
-  of the three passes."""
+  test_matmul_conv's test of the same name): (m_h + 1)·(m_w + 1)
+  products for each of the three passes."""
   a, b = jnp.ones((64, 32), jnp.bfloat16), jnp.ones((32, 16), jnp.bfloat16)
   plain = jax.jit(lambda a, b: matmul_conv._dot(a, b, None)).lower(a, b)
   if set(_dot_operand_types(plain.compile().as_text())) != {("bf16", "bf16")}:
     pytest.skip(f"{jax.default_backend()} has no bfloat16 products")
   rng = np.random.default_rng(5)
   x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
-  w = jnp.asarray(rng.normal(size=(4, 4, 16, 16)), jnp.bfloat16)
+  w = jnp.asarray(rng.normal(size=(*ks, 16, 16)), jnp.bfloat16)
   for fn, _ in PAIRS:
 
     def loss(x, w, fn=fn):
-      return jnp.sum(fn(x, w, (2, 2), "SAME").astype(jnp.float32) ** 2)
+      return jnp.sum(fn(x, w, s, "SAME").astype(jnp.float32) ** 2)
 
     step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
     found = _dot_operand_types(step.lower(x, w).compile().as_text())
-    assert found == [("bf16", "bf16")] * 27
+    assert found == [("bf16", "bf16")] * (3 * products)
+
+
+@pytest.mark.parametrize("ours,theirs", PAIRS, ids=["conv", "transpose"])
+def test_float16_is_computed_in_float32(ours, theirs):
+  """float16, whose products XLA:CPU makes in float32 anyway, is not
+  rounded through float16 transforms: the values are the float32 ones on
+  the same inputs, rounded once."""
+  x, w = (a.astype(jnp.float16) for a in _inputs((4, 4)))
+  got = ours(x, w, (2, 2), "SAME")
+  wide = ours(x.astype(jnp.float32), w.astype(jnp.float32), (2, 2), "SAME")
+  assert got.dtype == jnp.float16
+  np.testing.assert_array_equal(got, wide.astype(jnp.float16))
 
 
 @pytest.mark.parametrize("ours,theirs", PAIRS, ids=["conv", "transpose"])
@@ -256,7 +274,9 @@ def test_bfloat16_second_derivatives_are_lax_in_float32(ours, theirs):
       y = lambda x: jnp.sum(jnp.sin(conv(x, w).astype(jnp.float32)))
       return jnp.sum(jax.grad(y)(x).astype(jnp.float32) ** 2)
 
-    return jax.jit(jax.grad(input_grad_norm, argnums=(0, 1)))(x, w)
+    return jax.jit(
+      jax.grad(input_grad_norm, argnums=(0, 1)), compiler_options=QUICK_COMPILE
+    )(x, w)
 
   got = penalty_grads(lambda x, w: ours(x, w, (2, 2), "SAME"), x, w)
   f32 = [a.astype(jnp.float32) for a in (x, w)]

@@ -28,9 +28,10 @@ rounded to bfloat16 for the products, which accumulate in float32 on the
 CPU's bfloat16 instructions; each product's operands then reach XLA in the
 standard layout (``matmul_conv._dot``), so the backward passes transform
 the kernel with its matrix axes swapped and the layer's input with its
-channels first. That rounds each
-transformed operand once, where im2col rounds only the inputs: a few 2⁻⁹
-of the largest terms (tested against lax in float32).
+channels first. That rounds each transformed operand once, where im2col
+rounds only the inputs: a few 2⁻⁹ of the largest terms (tested against
+lax in float32). Other dtypes (float16, which XLA:CPU multiplies in
+float32 anyway) are computed in float32 throughout.
 
 :func:`conv` and :func:`conv_transpose` take this path where it pays on
 XLA:CPU (float32 or bfloat16, m of 2 or 3, enough channels and outputs;
@@ -159,7 +160,8 @@ def supported(ms: Sequence[int]) -> bool:
 def winograd_conv(x, kernel, strides, padding, precision=None) -> jax.Array:
   """``lax.conv_general_dilated(x, kernel, strides, padding)`` in NHWC/HWIO
   by F(2, m) over super-pixels, for any kernel with m = ceil(k/s) of 2 or
-  3 on each axis. Computes in float32 at least."""
+  3 on each axis. Computes in float32 at least, bfloat16's products
+  from its transforms rounded to bfloat16 (see the module's docstring)."""
   c, o = x.shape[-1], kernel.shape[-1]
   (sh, sw), ms = strides, _taps(kernel.shape[:2], strides)
   pads, outs = _conv_outputs(x.shape[1:3], kernel.shape[:2], strides, padding)
@@ -174,7 +176,7 @@ def winograd_conv(x, kernel, strides, padding, precision=None) -> jax.Array:
   k = _pad_kernel(kernel.astype(wide), ms, strides)
   k = k.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 1, 3, 4, 5)
   k = k.reshape(ms[0], ms[1], sh * sw * c, o)
-  y = _correlate(x, k, (*ms, *tiles), view, precision)
+  y = _correlate(_narrow_or_wide(x), k, (*ms, *tiles), view, precision)
   return y[:, : outs[0], : outs[1]].astype(x.dtype)
 
 
@@ -200,7 +202,10 @@ def winograd_conv_transpose(
   # ran at about 1 GB/s in the step; benchmarks/README.md).
   kt = flipped.reshape(ms[0], sh, ms[1], sw, c, o).transpose(0, 2, 4, 1, 3, 5)
   kt = kt.reshape(ms[0], ms[1], c, sh * sw * o)
-  y = jnp.pad(x, ((0, 0), (0, 2 * tiles[0] - h), (0, 2 * tiles[1] - w), (0, 0)))
+  y = jnp.pad(
+    _narrow_or_wide(x),
+    ((0, 0), (0, 2 * tiles[0] - h), (0, 2 * tiles[1] - w), (0, 0)),
+  )
   supers = [2 * t + m - 1 for t, m in zip(tiles, ms)]
   xv_shape = (b, supers[0], sh, supers[1], sw * o)
   full = _correlate_t(y, kt, (*ms, *tiles), xv_shape, precision)
@@ -446,8 +451,14 @@ def _wide(x):
 
 def _narrow(x) -> bool:
   """Whether products with ``x`` take rounded operands in the standard
-  layout: bfloat16 and float16 (``matmul_conv._standard_layout``)."""
-  return matmul_conv._standard_layout(x)
+  layout: bfloat16's, which run on the CPU's bfloat16 instructions."""
+  return x.dtype == jnp.bfloat16
+
+
+def _narrow_or_wide(x):
+  """``x`` as the correlations take it: bfloat16 as it is, anything else
+  in float32 at least."""
+  return x if _narrow(x) else _wide(x)
 
 
 def _rounded(arrays, dtype):
@@ -463,8 +474,9 @@ def _transposed(matrices):
 def _correlate_t(y, kt, geo, xv_shape, precision):
   """The transpose of :func:`_correlate` in its input, for the kernel
   matrices given transposed (``kt[u, v] = k[u, v]ᵀ``). The transforms act
-  on taps, so they commute with that transpose, and XLA cancels each
-  matrix's two transposes."""
+  on taps, so they commute with that transpose: in bfloat16 the
+  transformed ``kt`` is the products' right operand as it is, in float32
+  XLA cancels each matrix's two transposes."""
   g = _transform_output_adjoint(_wide(y), geo)
   # The kernel's transform depends on y, so that XLA does not merge it with
   # another call's on the same kernel (the D update's fakes, the backward
