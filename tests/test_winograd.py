@@ -223,8 +223,9 @@ def test_bfloat16_is_lax_in_float32_within_the_transforms_rounding(
 
 
 @pytest.mark.parametrize(
+  # DCGAN's kernel, and m = (2, 3) at strides (2, 1): both tap counts.
   "ks,s,products",
-  [((4, 4), (2, 2), 9), ((3, 3), (1, 1), 16), ((4, 3), (2, 1), 12)],
+  [((4, 4), (2, 2), 9), ((4, 3), (2, 1), 12)],
 )
 def test_bfloat16_products_stay_in_bfloat16_on_cpu(ks, s, products):
   """Every product of both convolutions, forward and backward, reaches
