@@ -206,6 +206,16 @@ def test_bfloat16_is_lax_in_float32_rounded_once(k, s, padding):
     (matmul_conv.conv_transpose, _lax_transpose),
     (matmul_conv.conv, _lax_conv),
   ]
+  for g, e in bfloat16_against_float32(pairs, x, w, (s, s), padding):
+    np.testing.assert_allclose(g, e, rtol=2**-8, atol=1e-5 * abs(e).max())
+
+
+def bfloat16_against_float32(pairs, x, w, strides, padding):
+  """Each value and gradient of each (ours, lax's) pair in ``pairs``: ours
+  on the bfloat16 ``x`` and ``w`` (checked to come out in bfloat16), lax's
+  in float32 on the same numbers, with the same probes (bfloat16 numbers
+  too); as (ours, lax's) pairs of float32 arrays. Also used by
+  test_winograd."""
 
   def in_float32(theirs):
     def fn(x, w, s, padding):
@@ -216,23 +226,22 @@ def test_bfloat16_is_lax_in_float32_rounded_once(k, s, padding):
   rng = np.random.default_rng(4)
   probes = [
     jnp.asarray(
-      rng.normal(size=out_shape(theirs, x, w, s, padding)), jnp.bfloat16
+      rng.normal(size=out_shape(theirs, x, w, strides, padding)), jnp.bfloat16
     ).astype(jnp.float32)
     for _, theirs in pairs
   ]
   got = values_and_gradients(
-    [o for o, _ in pairs], probes, x, w, (s, s), padding
+    [o for o, _ in pairs], probes, x, w, strides, padding
   )
   want = values_and_gradients(
-    [in_float32(t) for _, t in pairs], probes, x, w, s, padding
+    [in_float32(t) for _, t in pairs], probes, x, w, strides, padding
   )
+  compared = []
   for ours, lax_ in zip(got, want):
     for g, e in zip(ours, lax_):
       assert g.dtype == jnp.bfloat16
-      e = np.asarray(e, np.float32)
-      np.testing.assert_allclose(
-        np.asarray(g, np.float32), e, rtol=2**-8, atol=1e-5 * abs(e).max()
-      )
+      compared.append((np.asarray(g, np.float32), np.asarray(e, np.float32)))
+  return compared
 
 
 def _dot_operand_types(compiled_text):
@@ -253,17 +262,24 @@ def _dot_operand_types(compiled_text):
   ]
 
 
+def skip_without_bfloat16_products():
+  """Skips the test where the backend multiplies bfloat16 matrices in
+  float32 even in the standard layout (not XLA:CPU with bfloat16 dots).
+  Also used by test_winograd."""
+  a, b = jnp.ones((64, 32), jnp.bfloat16), jnp.ones((32, 16), jnp.bfloat16)
+  dot = jax.jit(lambda a, b: matmul_conv._dot(a, b, None))
+  plain = dot.lower(a, b).compile()
+  if set(_dot_operand_types(plain.as_text())) != {("bf16", "bf16")}:
+    pytest.skip(f"{jax.default_backend()} has no bfloat16 products")
+
+
 def test_bfloat16_products_stay_in_bfloat16_on_cpu():
   """XLA:CPU multiplies bfloat16 matrices natively only in the standard
   layout; for a transposed operand it converts both to float32 first,
   slower than float32 throughout (and for a contraction as short as 3,
   whatever the layout). Every product in the forward and backward passes
   of both convolutions must reach it in bfloat16."""
-  a, b = jnp.ones((64, 32), jnp.bfloat16), jnp.ones((32, 16), jnp.bfloat16)
-  dot = jax.jit(lambda a, b: matmul_conv._dot(a, b, None))
-  plain = dot.lower(a, b).compile()
-  if set(_dot_operand_types(plain.as_text())) != {("bf16", "bf16")}:
-    pytest.skip(f"{jax.default_backend()} has no bfloat16 products")
+  skip_without_bfloat16_products()
   rng = np.random.default_rng(5)
   x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
   w = jnp.asarray(rng.normal(size=(4, 4, 16, 16)), jnp.bfloat16)

@@ -19,8 +19,10 @@ from tests.test_matmul_conv import (
   _dot_operand_types,
   _lax_conv,
   _lax_transpose,
+  bfloat16_against_float32,
   check_nothing_to_compute,
   out_shape,
+  skip_without_bfloat16_products,
   values_and_gradients,
 )
 
@@ -197,29 +199,8 @@ def test_bfloat16_is_lax_in_float32_within_the_transforms_rounding(
   most 1% of the largest output), where a layout or transform mistake
   would be of the order of the outputs."""
   x, w = (a.astype(jnp.bfloat16) for a in _inputs(ks, n=9, seed=3))
-
-  def in_float32(theirs):
-    def fn(x, w, s, padding):
-      return theirs(x.astype(jnp.float32), w.astype(jnp.float32), s, padding)
-
-    return fn
-
-  rng = np.random.default_rng(4)
-  probes = [
-    jnp.asarray(
-      rng.normal(size=out_shape(theirs, x, w, s, padding)), jnp.bfloat16
-    ).astype(jnp.float32)
-    for _, theirs in PAIRS
-  ]
-  got = values_and_gradients([f for f, _ in PAIRS], probes, x, w, s, padding)
-  want = values_and_gradients(
-    [in_float32(t) for _, t in PAIRS], probes, x, w, s, padding
-  )
-  for ours, theirs in zip(got, want):
-    for g, e in zip(ours, theirs):
-      assert g.dtype == jnp.bfloat16
-      g, e = np.asarray(g, np.float32), np.asarray(e, np.float32)
-      np.testing.assert_allclose(g, e, rtol=2**-7, atol=2**-6 * abs(e).max())
+  for g, e in bfloat16_against_float32(PAIRS, x, w, s, padding):
+    np.testing.assert_allclose(g, e, rtol=2**-7, atol=2**-6 * abs(e).max())
 
 
 @pytest.mark.parametrize(
@@ -232,10 +213,7 @@ def test_bfloat16_products_stay_in_bfloat16_on_cpu(ks, s, products):
   XLA:CPU with bfloat16 operands (in the standard layout; see
   test_matmul_conv's test of the same name): (m_h + 1)·(m_w + 1)
   products for each of the three passes."""
-  a, b = jnp.ones((64, 32), jnp.bfloat16), jnp.ones((32, 16), jnp.bfloat16)
-  plain = jax.jit(lambda a, b: matmul_conv._dot(a, b, None)).lower(a, b)
-  if set(_dot_operand_types(plain.compile().as_text())) != {("bf16", "bf16")}:
-    pytest.skip(f"{jax.default_backend()} has no bfloat16 products")
+  skip_without_bfloat16_products()
   rng = np.random.default_rng(5)
   x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
   w = jnp.asarray(rng.normal(size=(*ks, 16, 16)), jnp.bfloat16)
