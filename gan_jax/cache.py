@@ -30,6 +30,12 @@ def cache_dir() -> pathlib.Path:
   return path
 
 
+# What np.load raises for a file it cannot read: cut short or damaged
+# (BadZipFile, EOFError), object arrays or not numpy's (ValueError), or
+# unreadable on disk (OSError).
+UNREADABLE_NPZ = (ValueError, OSError, EOFError, zipfile.BadZipFile)
+
+
 def load_npz(path: os.PathLike, remake: str) -> dict[str, np.ndarray]:
   """Every array of a cached ``.npz``; one that cannot be read (damaged on
   disk: writes are atomic) is a UserError saying to delete it, and
@@ -37,7 +43,7 @@ def load_npz(path: os.PathLike, remake: str) -> dict[str, np.ndarray]:
   try:  # The file opened here, so that it is closed when numpy fails.
     with open(path, "rb") as f, np.load(f) as arrays:
       return {name: arrays[name] for name in arrays.files}
-  except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+  except UNREADABLE_NPZ as e:
     raise UserError(
       f"the cached file {path} cannot be read ({reason(e)}); delete it, and "
       f"{remake}"

@@ -20,11 +20,11 @@ input.
 import argparse
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from gan_jax import cache
 from gan_jax.errors import (
   CommandParser,
   ConfigError,
@@ -63,8 +63,7 @@ def load_images(path: str) -> np.ndarray:
               f"{path} holds {names}; save the images alone or as 'images'"
             )
           images = z["images" if "images" in names else names[0]]
-  # Cut short or damaged: BadZipFile, EOFError; object arrays: ValueError.
-  except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+  except cache.UNREADABLE_NPZ as e:
     raise UserError(f"{path} cannot be read ({reason(e)}); {SAVE}") from None
   if (
     images.dtype != np.uint8
