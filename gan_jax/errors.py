@@ -3,6 +3,7 @@
 import argparse
 import sys
 import threading
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -63,6 +64,13 @@ class CommandParser(argparse.ArgumentParser):
 
   def error(self, message: str):
     self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def nearest_existing(path: Path) -> Path | None:
+  """``path`` if it exists, else its nearest parent that does (None only
+  where not even the current folder exists): where a path to be made
+  meets the file system, to check that it is a folder."""
+  return next((p for p in (path, *path.parents) if p.exists()), None)
 
 
 def path_argument(text: str) -> str:

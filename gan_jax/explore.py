@@ -31,7 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_jax.errors import CommandParser, UserError, path_argument, report
+from gan_jax.errors import (
+  CommandParser,
+  UserError,
+  nearest_existing,
+  path_argument,
+  report,
+)
 from gan_jax.evaluate import _positive, _step
 
 
@@ -44,13 +50,11 @@ def _png_path(text: str) -> Path:
     )
   if path.suffix.lower() != ".png":
     raise argparse.ArgumentTypeError(f"{text!r} does not end in .png")
-  for folder in path.parents:  # The nearest that exists must be a folder.
-    if folder.exists():
-      if not folder.is_dir():
-        raise argparse.ArgumentTypeError(
-          f"{text!r} is inside {folder}, which is a file; choose another path"
-        )
-      break
+  folder = nearest_existing(path.parent)  # It must be a folder.
+  if folder is not None and not folder.is_dir():
+    raise argparse.ArgumentTypeError(
+      f"{text!r} is inside {folder}, which is a file; choose another path"
+    )
   return path
 
 

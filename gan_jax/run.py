@@ -35,7 +35,13 @@ from gan_jax import config as config_lib
 from gan_jax import regularizers as regs
 from gan_jax import state as state_lib
 from gan_jax.checkpoint import Checkpointer
-from gan_jax.errors import ConfigError, DataError, TrainingDiverged, UserError
+from gan_jax.errors import (
+  ConfigError,
+  DataError,
+  TrainingDiverged,
+  UserError,
+  nearest_existing,
+)
 from gan_jax.evaluations import Evaluations
 from gan_jax.metrics.evaluator import Evaluator
 from gan_jax.multi_step import steps_per_call
@@ -356,19 +362,19 @@ def _check_workdir(workdir: Path) -> None:
         f"--workdir {workdir}: {workdir / name} is a folder, where a run "
         "writes a file; move it away or choose another --workdir"
       )
-  for folder in (workdir, *workdir.parents):
-    if folder.exists():
-      if not folder.is_dir():
-        raise ConfigError(
-          f"--workdir {workdir}: {folder} is a file, not a folder; choose "
-          "another --workdir"
-        )
-      if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(
-          f"--workdir {workdir}: {folder} cannot be written; choose a "
-          "--workdir you can write"
-        )
-      return
+  folder = nearest_existing(workdir)
+  if folder is None:
+    return
+  if not folder.is_dir():
+    raise ConfigError(
+      f"--workdir {workdir}: {folder} is a file, not a folder; choose "
+      "another --workdir"
+    )
+  if not os.access(folder, os.W_OK | os.X_OK):
+    raise ConfigError(
+      f"--workdir {workdir}: {folder} cannot be written; choose a "
+      "--workdir you can write"
+    )
 
 
 def check_workdir(workdir: str | Path, cfg: config_lib.Config) -> None:
