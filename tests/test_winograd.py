@@ -139,14 +139,16 @@ def test_unsupported_taps_are_refused():
   assert not winograd.supported((1, 1))  # 1×1, or 2×2 at stride 2
 
 
-def test_dcgan32_layers_take_the_path_measured_to_pay():
+def test_dcgan32_layers_take_the_path_measured_to_pay(monkeypatch):
   """On dcgan32 (batch 64, width 128): D's inner convolutions and G's
   4×4 → 8×8 and 8×8 → 16×16 transposed ones; not D's first (3 input
   channels) or G's last (3 outputs). A transposed one needs a 2×2 input
   tile for every two input channels (batch 64 at 4×4 × 1,024 does not,
   nor batch 4 at 8×8 × 256). In bfloat16 the same, except G's 4×4 → 8×8
   layer: there a transposed one needs a tile for every input channel
-  (dcgan64's first layer at batch 256 has one). float16 never."""
+  (dcgan64's first layer at batch 256 has one), on a CPU without bfloat16
+  tiles (the rule with them is the next test's). float16 never."""
+  monkeypatch.setattr(winograd, "bfloat16_tiles", lambda: False)
   f32, bf16 = jnp.float32, jnp.bfloat16
 
   def conv(shape, dtype=f32, kernel=(4, 4, 0, 0), strides=(2, 2)):
@@ -176,6 +178,39 @@ def test_dcgan32_layers_take_the_path_measured_to_pay():
   assert transpose((256, 4, 4, 1024), 512, bf16)
   assert not transpose((64, 16, 16, 128), 3, bf16)
   assert not transpose((4, 8, 8, 256), 128, bf16)
+
+
+def test_bfloat16_takes_im2col_on_cpus_with_bfloat16_tiles(monkeypatch):
+  """With AMX, no layer takes the Winograd path in bfloat16 (its products
+  are cheap enough that no transform pays), and float32's rule stands."""
+  monkeypatch.setattr(winograd, "bfloat16_tiles", lambda: True)
+  for dtype, pays in [(jnp.bfloat16, False), (jnp.float32, True)]:
+    x = jax.ShapeDtypeStruct((64, 16, 16, 128), dtype)
+    assert winograd.conv_pays(x, (4, 4, 128, 256), (2, 2), "SAME") == pays
+    x = jax.ShapeDtypeStruct((256, 4, 4, 1024), dtype)
+    assert winograd.conv_transpose_pays(x, (4, 4, 1024, 512), (2, 2)) == pays
+  x = jnp.ones((2, 8, 8, 16), jnp.bfloat16)
+  k = jnp.ones((4, 4, 16, 16), jnp.bfloat16)
+  np.testing.assert_array_equal(
+    winograd.conv(x, k, (2, 2), "SAME"),
+    matmul_conv.conv(x, k, (2, 2), "SAME"),
+  )
+
+
+@pytest.mark.parametrize(
+  "text,tiles",
+  [
+    ("processor\t: 0\nflags\t\t: fpu avx512_bf16 amx_bf16 amx_tile\n", True),
+    ("processor\t: 0\nflags\t\t: fpu avx512_bf16 amx_tile\n", False),
+    ("processor\t: 0\nFeatures\t: fp asimd bf16\n", False),  # Arm
+    (None, False),  # no /proc/cpuinfo: not Linux
+  ],
+)
+def test_bfloat16_tiles_are_read_from_cpuinfos_flags(tmp_path, text, tiles):
+  cpuinfo = tmp_path / "cpuinfo"
+  if text is not None:
+    cpuinfo.write_text(text)
+  assert winograd.bfloat16_tiles.__wrapped__(str(cpuinfo)) is tiles
 
 
 # Each m and a stride-1 kernel, in the paddings that need cropping.
