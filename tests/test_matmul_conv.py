@@ -278,7 +278,8 @@ def test_bfloat16_products_stay_in_bfloat16_on_cpu():
   layout; for a transposed operand it converts both to float32 first,
   slower than float32 throughout (and for a contraction as short as 3,
   whatever the layout). Every product in the forward and backward passes
-  of both convolutions must reach it in bfloat16."""
+  of both convolutions must reach it in bfloat16: three each (forward,
+  kernel gradient, input gradient)."""
   skip_without_bfloat16_products()
   rng = np.random.default_rng(5)
   x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
@@ -290,8 +291,39 @@ def test_bfloat16_products_stay_in_bfloat16_on_cpu():
 
     step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
     found = _dot_operand_types(step.lower(x, w).compile().as_text())
-    assert len(found) == (10 if fn is matmul_conv.conv else 3)
+    assert len(found) == 3
     assert set(found) == {("bf16", "bf16")}, found
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_16_bit_floats_are_moved_as_bits(dtype):
+  """im2col's gathers move a 16-bit input's bits as integers (XLA:CPU
+  moves each element through float32, which keeps no NaN payload): every
+  bit as it was (signed zeros, infinities, NaN payloads), and the gather's
+  own derivatives."""
+  bits = np.array([0x0000, 0x8000, 0x7F80, 0xFF80, 0x7FC1, 0x3F80, 0x0001])
+  bits = jnp.asarray(np.resize(bits, (2, 4, 4, 3)), jnp.uint16)
+  x = lax.bitcast_convert_type(bits, dtype)
+
+  def gather(x):
+    pads = ((0, 0), (1, 1), (1, 1), (0, 0))
+    return [x[:, 1:, ::2].transpose(3, 0, 1, 2), jnp.pad(x, pads)]
+
+  moved = jax.jit(lambda x: matmul_conv._moved(gather, x))
+  assert "ui16" in moved.lower(x).as_text()
+  for got, want in zip(moved(x), gather(bits)):
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(
+      lax.bitcast_convert_type(got, jnp.uint16), want
+    )
+  y = jnp.asarray(np.random.default_rng(0).normal(size=x.shape), dtype)
+
+  def total(fn, y):
+    return sum(jnp.sum(jnp.sin(p.astype(jnp.float32))) for p in fn(y))
+
+  got = jax.grad(lambda y: total(lambda y: matmul_conv._moved(gather, y), y))
+  want = jax.grad(lambda y: total(gather, y))
+  np.testing.assert_array_equal(got(y), want(y))
 
 
 def test_after_keeps_every_bit_and_its_dependence_survives_xla():
