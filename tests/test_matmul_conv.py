@@ -194,13 +194,18 @@ BFLOAT16_CASES = [
 ]
 
 
+@pytest.mark.parametrize("rows", [0, 10**9], ids=["g_first", "patches_first"])
 @pytest.mark.parametrize("k,s,padding", BFLOAT16_CASES)
-def test_bfloat16_is_lax_in_float32_rounded_once(k, s, padding):
+def test_bfloat16_is_lax_in_float32_rounded_once(
+  k, s, padding, rows, monkeypatch
+):
   """In bfloat16 the products (rearranged into the standard layout, a code
   path of its own) and the overlap-adds accumulate in float32: values and
   gradients are lax's float32 results on the same bfloat16 inputs, to
   within one bfloat16 rounding of each (2⁻⁸ relative), where sums rounded
-  to bfloat16 at every step would not be."""
+  to bfloat16 at every step would not be. Both ways of computing a
+  convolution's kernel gradient (which ``MIN_ROWS_PER_OUTPUT`` picks)."""
+  monkeypatch.setattr(matmul_conv, "MIN_ROWS_PER_OUTPUT", rows)
   x, w = (a.astype(jnp.bfloat16) for a in _inputs(k, n=9, seed=3))
   pairs = [
     (matmul_conv.conv_transpose, _lax_transpose),
