@@ -278,14 +278,16 @@ def skip_without_bfloat16_products():
     pytest.skip(f"{jax.default_backend()} has no bfloat16 products")
 
 
-def test_bfloat16_products_stay_in_bfloat16_on_cpu():
+@pytest.mark.parametrize("rows", [0, 10**9], ids=["g_first", "patches_first"])
+def test_bfloat16_products_stay_in_bfloat16_on_cpu(rows, monkeypatch):
   """XLA:CPU multiplies bfloat16 matrices natively only in the standard
   layout; for a transposed operand it converts both to float32 first,
   slower than float32 throughout (and for a contraction as short as 3,
   whatever the layout). Every product in the forward and backward passes
   of both convolutions must reach it in bfloat16: three each (forward,
-  kernel gradient, input gradient)."""
+  kernel gradient, input gradient), either way of the kernel gradient."""
   skip_without_bfloat16_products()
+  monkeypatch.setattr(matmul_conv, "MIN_ROWS_PER_OUTPUT", rows)
   rng = np.random.default_rng(5)
   x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
   w = jnp.asarray(rng.normal(size=(4, 4, 16, 16)), jnp.bfloat16)
