@@ -189,8 +189,14 @@ def test_bfloat16_takes_im2col_on_cpus_with_bfloat16_tiles(monkeypatch):
     assert winograd.conv_pays(x, (4, 4, 128, 256), (2, 2), "SAME") == pays
     x = jax.ShapeDtypeStruct((256, 4, 4, 1024), dtype)
     assert winograd.conv_transpose_pays(x, (4, 4, 1024, 512), (2, 2)) == pays
-  x = jnp.ones((2, 8, 8, 16), jnp.bfloat16)
-  k = jnp.ones((4, 4, 16, 16), jnp.bfloat16)
+
+  def refused(*args):
+    pytest.fail("took the Winograd path")
+
+  monkeypatch.setattr(winograd, "winograd_conv", refused)
+  rng = np.random.default_rng(7)  # Shapes that take the path without AMX.
+  x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
+  k = jnp.asarray(rng.normal(size=(4, 4, 16, 16)), jnp.bfloat16)
   np.testing.assert_array_equal(
     winograd.conv(x, k, (2, 2), "SAME"),
     matmul_conv.conv(x, k, (2, 2), "SAME"),
@@ -274,11 +280,32 @@ def test_float16_is_computed_in_float32(ours, theirs):
   np.testing.assert_array_equal(got, wide.astype(jnp.float16))
 
 
-@pytest.mark.parametrize("ours,theirs", PAIRS, ids=["conv", "transpose"])
-def test_bfloat16_second_derivatives_are_lax_in_float32(ours, theirs):
+@pytest.mark.parametrize(
+  "ours,theirs,rows",
+  [
+    *((ours, theirs, None) for ours, theirs in PAIRS),
+    (matmul_conv.conv, _lax_conv, 0),
+    (matmul_conv.conv, _lax_conv, 10**9),
+    (matmul_conv.conv_transpose, _lax_transpose, None),
+  ],
+  ids=[
+    "conv",
+    "transpose",
+    "matmul_conv_g_first",
+    "matmul_conv_patches_first",
+    "matmul_conv_transpose",
+  ],
+)
+def test_bfloat16_second_derivatives_are_lax_in_float32(
+  ours, theirs, rows, monkeypatch
+):
   """A gradient penalty in mixed precision differentiates the bfloat16
-  backward passes (their own layouts) again: lax's float32 second
-  derivatives, to within 2⁻⁵ of the largest (measured: 1.4%)."""
+  backward passes (their own layouts, and matmul_conv's gathers of bits)
+  again: lax's float32 second derivatives, to within 2⁻⁵ of the largest
+  (measured: 1.4% for Winograd), for either way of matmul_conv's kernel
+  gradient."""
+  if rows is not None:
+    monkeypatch.setattr(matmul_conv, "MIN_ROWS_PER_OUTPUT", rows)
   rng = np.random.default_rng(6)
   x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
   w = jnp.asarray(rng.normal(size=(4, 4, 16, 16)) * 0.1, jnp.bfloat16)
