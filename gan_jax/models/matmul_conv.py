@@ -99,11 +99,12 @@ def _windows(x, geometry, axis=0):
   ]
 
 
-def _patches(x, geometry):
+def _patches(x, geometry, reverse=False):
   """The (b·ho·wo, mh·sh·mw·sw·C) patch matrix of the (b, rows/s, s,
-  cols/s, s·C) view of the padded input."""
+  cols/s, s·C) view of the padded input; with ``reverse``, its windows
+  (column groups of s·C) in reverse order."""
   _, _, _, ho, wo = geometry
-  windows = _windows(x, geometry)
+  windows = _windows(x, geometry)[:: -1 if reverse else 1]
   # Stacking on a new axis is faster on XLA:CPU than concatenating.
   patches = windows[0] if len(windows) == 1 else jnp.stack(windows, axis=-2)
   return patches.reshape(x.shape[0] * ho * wo, -1)
@@ -206,12 +207,9 @@ def _kernel_grad_standard(x, g, geometry, o, precision):
     def g_channels_first(g):
       return jnp.moveaxis(g.reshape(b, ho, wo, o), -1, 0).reshape(o, -1)
 
-    def patches_reversed(x):
-      windows = _windows(x, geometry)[::-1]
-      return jnp.stack(windows, axis=-2).reshape(b * ho * wo, -1)
-
+    patches = functools.partial(_patches, geometry=geometry, reverse=True)
     g_t = _moved(g_channels_first, g)
-    grad_t = _dot(g_t, _moved(patches_reversed, x), precision)
+    grad_t = _dot(g_t, _moved(patches, x), precision)
     return grad_t.reshape(o, -1, c)[:, ::-1].reshape(o, -1).T
 
   def patches_t(x):

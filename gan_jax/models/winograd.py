@@ -36,8 +36,8 @@ float32 anyway) are computed in float32 throughout.
 :func:`conv` and :func:`conv_transpose` take this path where it pays on
 XLA:CPU (float32, or bfloat16 on a CPU without bfloat16 matrix tiles; m
 of 2 or 3, enough channels and outputs; measured in benchmarks/README.md)
-and :mod:`matmul_conv`'s im2col and col2im otherwise. The modules have the same parameters as Flax's
-``nn.Conv`` and ``nn.ConvTranspose``.
+and :mod:`matmul_conv`'s im2col and col2im otherwise. The modules have
+the same parameters as Flax's ``nn.Conv`` and ``nn.ConvTranspose``.
 """
 
 import functools
