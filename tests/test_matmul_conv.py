@@ -194,10 +194,16 @@ BFLOAT16_CASES = [
 ]
 
 
-@pytest.mark.parametrize("rows", [0, 10**9], ids=["g_first", "patches_first"])
+@pytest.fixture(params=[0, 10**9], ids=["g_first", "patches_first"])
+def kernel_grad_way(request, monkeypatch):
+  """Each way of a bfloat16 kernel gradient, whichever
+  ``MIN_ROWS_PER_OUTPUT`` would pick for the test's shapes."""
+  monkeypatch.setattr(matmul_conv, "MIN_ROWS_PER_OUTPUT", request.param)
+
+
 @pytest.mark.parametrize("k,s,padding", BFLOAT16_CASES)
 def test_bfloat16_is_lax_in_float32_rounded_once(
-  k, s, padding, rows, monkeypatch
+  k, s, padding, kernel_grad_way
 ):
   """In bfloat16 the products (rearranged into the standard layout, a code
   path of its own) and the overlap-adds accumulate in float32: values and
@@ -205,7 +211,6 @@ def test_bfloat16_is_lax_in_float32_rounded_once(
   within one bfloat16 rounding of each (2⁻⁸ relative), where sums rounded
   to bfloat16 at every step would not be. Both ways of computing a
   convolution's kernel gradient (which ``MIN_ROWS_PER_OUTPUT`` picks)."""
-  monkeypatch.setattr(matmul_conv, "MIN_ROWS_PER_OUTPUT", rows)
   x, w = (a.astype(jnp.bfloat16) for a in _inputs(k, n=9, seed=3))
   pairs = [
     (matmul_conv.conv_transpose, _lax_transpose),
@@ -278,8 +283,7 @@ def skip_without_bfloat16_products():
     pytest.skip(f"{jax.default_backend()} has no bfloat16 products")
 
 
-@pytest.mark.parametrize("rows", [0, 10**9], ids=["g_first", "patches_first"])
-def test_bfloat16_products_stay_in_bfloat16_on_cpu(rows, monkeypatch):
+def test_bfloat16_products_stay_in_bfloat16_on_cpu(kernel_grad_way):
   """XLA:CPU multiplies bfloat16 matrices natively only in the standard
   layout; for a transposed operand it converts both to float32 first,
   slower than float32 throughout (and for a contraction as short as 3,
@@ -287,7 +291,6 @@ def test_bfloat16_products_stay_in_bfloat16_on_cpu(rows, monkeypatch):
   of both convolutions must reach it in bfloat16: three each (forward,
   kernel gradient, input gradient), either way of the kernel gradient."""
   skip_without_bfloat16_products()
-  monkeypatch.setattr(matmul_conv, "MIN_ROWS_PER_OUTPUT", rows)
   rng = np.random.default_rng(5)
   x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.bfloat16)
   w = jnp.asarray(rng.normal(size=(4, 4, 16, 16)), jnp.bfloat16)
