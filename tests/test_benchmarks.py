@@ -37,3 +37,21 @@ def test_bad_option_is_one_line_and_exit_2(script, argv, message):
   assert done.returncode == 2, done.stderr
   assert done.stderr.splitlines()[-1].endswith(message)
   assert "Traceback" not in done.stderr
+
+
+def test_gpu_sweep_rejects_a_bad_run_before_starting(tmp_path):
+  out = tmp_path / "out"
+  done = subprocess.run(
+    ["bash", str(ROOT / "benchmarks" / "train_step_gpu.sh"), str(out)],
+    check=False,
+    capture_output=True,
+    text=True,
+    env={**os.environ, "RUNS": "dcgan32:64 dcgan64:256x"},
+    timeout=60,
+  )
+  assert done.returncode == 2, done.stderr
+  assert done.stderr.splitlines() == [
+    "RUNS: 'dcgan64:256x' is not workload:batch[:conv-impls],"
+    " e.g. dcgan64:256 or dcgan32:64:auto,matmul"
+  ]
+  assert not out.exists()  # Nothing ran, so nothing was written.
