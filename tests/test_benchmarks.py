@@ -50,8 +50,9 @@ def test_gpu_sweep_rejects_a_bad_run_before_starting(tmp_path):
     timeout=60,
   )
   assert done.returncode == 2, done.stderr
-  assert done.stderr.splitlines() == [
+  message = (
     "RUNS: 'dcgan64:256x' is not workload:batch[:conv-impls],"
     " e.g. dcgan64:256 or dcgan32:64:auto,matmul"
-  ]
+  )
+  assert done.stderr.splitlines() == [message]
   assert not out.exists()  # Nothing ran, so nothing was written.
