@@ -336,6 +336,50 @@ def test_16_bit_floats_are_moved_as_bits(dtype):
   np.testing.assert_array_equal(got(y), want(y))
 
 
+def test_bfloat16_bias_gradient_is_one_float32_sum():
+  """A 16-bit bias's gradient is the float32 sum of the output gradient's
+  rows (4,096 of about 0.5 here), rounded once: the float32 layers' value
+  within one rounding. The output's own gradient is unchanged."""
+  rng = np.random.default_rng(3)
+  y = rng.normal(size=(16, 16, 16, 8)).astype(np.float32)
+  w = rng.uniform(0.0, 1.0, size=y.shape).astype(np.float32)
+  bias = rng.normal(size=(8,)).astype(np.float32)
+
+  def loss(y, bias, dtype):
+    out = matmul_conv.add_bias(y.astype(dtype), bias.astype(dtype))
+    return jnp.sum(out.astype(jnp.float32) * w)
+
+  grads = jax.jit(jax.grad(loss, argnums=(0, 1)), static_argnums=2)
+  got_y, got_bias = grads(y, bias, jnp.bfloat16)
+  want = w.reshape(-1, 8).sum(0)
+  np.testing.assert_allclose(got_bias, want, rtol=2**-8)
+  np.testing.assert_array_equal(got_y, jnp.asarray(w, jnp.bfloat16))
+  f32_y, f32_bias = grads(y, bias, jnp.float32)
+  np.testing.assert_allclose(f32_bias, want, rtol=1e-5)
+  np.testing.assert_array_equal(f32_y, w)
+
+
+def test_bias_gradient_is_a_product_in_16_bits_only():
+  """In bfloat16 the bias's gradient is a product with bfloat16 operands
+  (XLA:CPU sums bfloat16 through a float32 copy); in float32 the layer
+  is JAX's own ``y + bias``, the same program as before."""
+  y = jnp.ones((4, 8, 8, 16))
+  bias = jnp.ones((16,))
+
+  def grad_program(dtype, add=matmul_conv.add_bias):
+    def loss(y, bias):
+      out = add(y.astype(dtype), bias.astype(dtype))
+      return jnp.sum(out.astype(jnp.float32) ** 2)
+
+    return jax.jit(jax.grad(loss, argnums=1)).lower(y, bias).as_text()
+
+  narrow = grad_program(jnp.bfloat16)
+  assert "dot_general" in narrow
+  assert "bf16" in narrow.split("dot_general", 1)[1].split("\n", 1)[0]
+  assert "dot_general" not in grad_program(jnp.bfloat16, jnp.add)
+  assert grad_program(jnp.float32) == grad_program(jnp.float32, jnp.add)
+
+
 def test_after_keeps_every_bit_and_its_dependence_survives_xla():
   """The transposed convolution's backward pass orders its kernel gradient
   first through ``_after``: the result must be ``x`` exactly, and XLA must

@@ -494,6 +494,38 @@ def _transpose_pads(ks, strides, padding):
   return pads
 
 
+def add_bias(y: jax.Array, bias: jax.Array) -> jax.Array:
+  """``y + bias``, broadcast over ``y``'s last axis. In 16-bit floats
+  the bias's gradient, the sum of the output gradient's rows, is a
+  product with a row of ones (:func:`_dot`: on the CPU's 16-bit
+  instructions, accumulated in float32): XLA:CPU sums a bfloat16 array
+  through a float32 copy of it, 128 MB for dcgan64's first D layer at
+  batch 256. Measured in one process: 0.918 of the bfloat16 dcgan32
+  step's time, 0.972 of dcgan64's at batch 256. In float32 it is JAX's
+  own sum (a product there measured the same)."""
+  if not _standard_layout(y) or bias.dtype != y.dtype:
+    return y + bias
+  return _bias_added(y, bias)
+
+
+@jax.custom_vjp
+def _bias_added(y, bias):
+  return y + bias
+
+
+def _bias_added_fwd(y, bias):
+  return y + bias, None
+
+
+def _bias_added_bwd(_, g):
+  rows = g.reshape(-1, g.shape[-1])
+  ones = jnp.ones((1, rows.shape[0]), g.dtype)
+  return g, _dot(ones, rows, None)[0].astype(g.dtype)
+
+
+_bias_added.defvjp(_bias_added_fwd, _bias_added_bwd)
+
+
 class Conv(nn.Module):
   """``nn.Conv`` (NHWC, 2-D) computed by :func:`conv`: same parameters."""
 
@@ -524,7 +556,7 @@ class Conv(nn.Module):
       )
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
     y = fn(x, kernel, strides, self.padding, self.precision)
-    return y if bias is None else y + bias
+    return y if bias is None else add_bias(y, bias)
 
 
 class ConvTranspose(Conv):
