@@ -203,12 +203,8 @@ def _kernel_grad_standard(x, g, geometry, o, precision):
   c = x.shape[-1]
   b, (ho, wo) = x.shape[0], geometry[3:]
   if b * ho * wo >= MIN_ROWS_PER_OUTPUT * o:
-
-    def g_channels_first(g):
-      return jnp.moveaxis(g.reshape(b, ho, wo, o), -1, 0).reshape(o, -1)
-
     patches = functools.partial(_patches, geometry=geometry, reverse=True)
-    g_t = _moved(g_channels_first, g)
+    g_t = _moved(lambda g: _channels_first(g.reshape(b, ho, wo, o)), g)
     grad_t = _dot(g_t, _moved(patches, x), precision)
     return grad_t.reshape(o, -1, c)[:, ::-1].reshape(o, -1).T
 
@@ -286,8 +282,7 @@ def _tap_matmul_bwd(precision, residuals, g):
   (th, tw, c, o), g = kernel.shape, g.astype(x.dtype)
   if _standard_layout(x):
     kernel_t = jnp.swapaxes(kernel, 2, 3).reshape(-1, c)
-    x_t = _moved(lambda x: jnp.moveaxis(x, -1, 0).reshape(c, -1), x)
-    grad_taps = _dot(x_t, g, precision)
+    grad_taps = _dot(_moved(_channels_first, x), g, precision)
   else:
     kernel_t = jnp.moveaxis(kernel, 2, 0).reshape(c, -1).T
     a, (rows, g_width) = x.reshape(-1, c), g.shape
@@ -333,6 +328,14 @@ def _standard_layout(x) -> bool:
   8% of the dcgan32 step). It is one on GPUs too, whose matmuls take any
   layout, but there ``conv_impl=auto`` uses XLA's convolutions."""
   return jnp.dtype(x.dtype).itemsize < 4
+
+
+def _channels_first(a):
+  """The (C, rest) matrix of ``a``'s elements, its last axis first: a
+  product's left operand in the standard layout, from the array itself
+  (a transpose of the (rest, C) matrix would be folded into the product,
+  :func:`_dot`)."""
+  return jnp.moveaxis(a, -1, 0).reshape(a.shape[-1], -1)
 
 
 def _moved(fn, x):
